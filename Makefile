@@ -1,0 +1,108 @@
+# ephemeral — build, install and test. `make` builds build/ephemeral and
+# build/ephemeral-sweep; `make check` runs every test (see README.md).
+VERSION     := 0.1.0
+BUILD       ?= build
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+DRACUTDIR   ?= /usr/lib/dracut/modules.d/90ephemeral
+INITCPIODIR ?= /usr/lib/initcpio
+UNITDIR     ?= /usr/lib/systemd/system
+SHUTDOWNDIR ?= /usr/lib/systemd/system-shutdown
+SYSCONFDIR  ?= /etc
+DESTDIR     ?=
+
+CC      ?= cc
+PKGS    := libkmod blkid
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Isrc -MMD -MP
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# libc-only modules shared with the sweeper; everything else in src/ is the core.
+LIBC_SRCS  := src/log.c src/util.c src/config.c
+SWEEP_SRCS := $(filter-out src/sweep/main.c,$(wildcard src/sweep/*.c))
+CORE_SRCS  := $(filter-out src/ephemeral.c $(LIBC_SRCS),$(wildcard src/*.c))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIBC_SRCS) $(CORE_SRCS) $(SWEEP_SRCS))
+SWEEP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIBC_SRCS) $(SWEEP_SRCS) src/sweep/main.c)
+UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+all: $(BUILD)/ephemeral $(BUILD)/ephemeral-sweep
+
+$(BUILD)/.deps-ok:
+	@mkdir -p $(BUILD)
+	@pkg-config --exists $(PKGS) || tests/deps.sh build
+	@touch $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libephemeral.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/ephemeral: $(BUILD)/src/ephemeral.o $(BUILD)/libephemeral.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS))
+
+# The sweeper links libc only: it runs in the real system, not in the initramfs.
+$(BUILD)/ephemeral-sweep: $(SWEEP_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c tests/lib/test.h $(BUILD)/libephemeral.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(BUILD)/libephemeral.a \
+		$(shell pkg-config --libs $(PKGS))
+
+unit-bins: $(UNIT_BINS)
+
+# Every test: unit (plain and ASan/UBSan), integration (real mounts, unshare -m),
+# end-to-end (QEMU boots). Installs its own apt dependencies.
+check:
+	tests/run all
+
+# Unit + integration only (no QEMU).
+check-fast:
+	tests/run unit integration
+
+demo:
+	tests/e2e/demo.sh
+
+vm:
+	tests/e2e/demo.sh --shell
+
+bench: all
+	bench/run
+
+lint:
+	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | sort -u)
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'src/sweep/*' 'tests/unit/*.c' 'tests/lib/*.h')
+
+install: all
+	install -Dm755 $(BUILD)/ephemeral $(DESTDIR)$(BINDIR)/ephemeral
+	install -Dm755 $(BUILD)/ephemeral-sweep $(DESTDIR)$(BINDIR)/ephemeral-sweep
+	for f in dracut/90ephemeral/*; do install -Dm755 $$f $(DESTDIR)$(DRACUTDIR)/$${f##*/}; done
+	install -Dm644 initcpio/install/ephemeral $(DESTDIR)$(INITCPIODIR)/install/ephemeral
+	install -Dm644 initcpio/hooks/ephemeral $(DESTDIR)$(INITCPIODIR)/hooks/ephemeral
+	for f in $(wildcard runtime/systemd/*.service runtime/systemd/*.timer); do \
+		install -Dm644 $$f $(DESTDIR)$(UNITDIR)/$${f##*/}; done
+	for f in $(wildcard runtime/system-shutdown/*); do \
+		install -Dm755 $$f $(DESTDIR)$(SHUTDOWNDIR)/$${f##*/}; done
+	for f in $(wildcard runtime/openrc/*); do \
+		install -Dm755 $$f $(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}; done
+	for f in $(wildcard runtime/runit/shutdown.d/*); do \
+		install -Dm644 $$f $(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}; done
+	for d in $(wildcard runtime/runit/sv/*); do \
+		install -Dm755 $$d/run $(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run; done
+	install -Dm644 runtime/ephemeral.conf.example $(DESTDIR)$(DATADIR)/doc/ephemeral/ephemeral.conf.example
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all check check-fast demo vm bench lint install clean unit-bins
+-include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/ephemeral.d
