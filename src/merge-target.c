@@ -158,13 +158,18 @@ static int mount_private(const struct state_dir *d, const char *scratch, bool re
                 return log_errno(errno ? errno : ENAMETOOLONG,
                                  "%s: cannot create a mount point in %s", label, scratch);
         }
+        /* A superblock mounted elsewhere keeps its read-only state: a new mount must
+         * ask for the same (EBUSY otherwise). Writing: mount ro, then remount (in
+         * make_writable). Dry run: mount rw, then make this mount read-only. */
         if (mount(dev, t->mnt, type, flags, NULL) < 0) {
-                /* Already mounted read-only elsewhere: the superblock's read-only
-                 * state can't change through a new mount; mount ro, then remount. */
-                if (readonly || (errno != EBUSY && errno != EROFS && errno != EACCES) ||
-                    mount(dev, t->mnt, type, flags | MS_RDONLY, NULL) < 0) {
+                bool busy = errno == EBUSY || errno == EROFS || errno == EACCES;
+                unsigned long other = readonly ? flags & ~MS_RDONLY : flags | MS_RDONLY;
+                if (!busy || mount(dev, t->mnt, type, other, NULL) < 0 ||
+                    (readonly &&
+                     mount(NULL, t->mnt, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)) {
                         r = log_errno(errno, "%s: cannot mount %s (%s) on %s", label, dev, type,
                                       t->mnt);
+                        (void)umount2(t->mnt, MNT_DETACH);
                         rmdir(t->mnt);
                         t->mnt[0] = '\0';
                         return r;

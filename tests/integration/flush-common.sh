@@ -12,6 +12,25 @@ need_manifest() {
 		{ echo "# cannot build $MANIFEST"; exit 1; }
 }
 
+# flush_scratch: make_scratch, but unmount everything below SCRATCH (deepest
+# first) before removing it.
+flush_scratch() {
+	make_scratch
+	trap 'flush_cleanup' EXIT
+}
+flush_cleanup() {
+	local m
+	cd / || true
+	for _ in 1 2 3; do
+		while read -r m; do umount -l "$m" 2>/dev/null; done < <(awk -v s="$SCRATCH" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r)
+	done
+	for m in "$SCRATCH"/*.img; do
+		[ -e "$m" ] || continue
+		losetup -j "$m" | cut -d: -f1 | while read -r d; do losetup -d "$d"; done
+	done
+	rm -rf "$SCRATCH"
+}
+
 # make_store DIR: a small tmpfs for the uppers, like the real store.
 make_store() {
 	mkdir -p "$1"
@@ -39,6 +58,7 @@ state_line() {
 	target=$(findmnt -no TARGET -T "$p" | tail -1)
 	fsroot=$(findmnt -no FSROOT -T "$p" | tail -1)
 	uuid=$(findmnt -no UUID -T "$p" | tail -1)
+	[ -n "$uuid" ] || uuid=$(blkid -o value -s UUID "$(findmnt -no SOURCE -T "$p" | tail -1)" 2>/dev/null)
 	fstype=$(findmnt -no FSTYPE -T "$p" | tail -1)
 	dev=$(stat -c '%Hd:%Ld' "$p")
 	[ "$target" = / ] || p=${p#"$target"}
@@ -55,6 +75,15 @@ write_state() {
 		echo "store cap=536870912"
 		printf '%s\n' "$@"
 	} >"$store/state"
+}
+
+# loop_fs FILE SIZE UUID MOUNTPOINT: an ext4 image with that UUID, loop-mounted;
+# sets LOOPDEV.
+loop_fs() {
+	truncate -s "$2" "$1" && mkfs.ext4 -q -F -U "$3" "$1" || return 1
+	mkdir -p "$4"
+	LOOPDEV=$(losetup -f --show "$1") || return 1
+	mount "$LOOPDEV" "$4"
 }
 
 # same_manifest DESC A B: ok when the two manifest files are identical.

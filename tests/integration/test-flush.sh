@@ -10,7 +10,7 @@ set -uo pipefail
 need_root
 in_private_mount_ns "$@"
 need_manifest
-make_scratch
+flush_scratch
 cd "$SCRATCH" || exit 1
 
 R=$SCRATCH/root
