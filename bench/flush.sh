@@ -17,7 +17,9 @@ if [ -z "${_BENCH_IN_NS:-}" ]; then
 	export _BENCH_IN_NS=1
 	exec unshare -m --propagation private "$0" "$@"
 fi
+# shellcheck source=tests/lib/lib.sh
 . "$TOP/tests/lib/lib.sh"
+# shellcheck source=tests/integration/flush-common.sh
 . "$TOP/tests/integration/flush-common.sh"
 runs=${BENCH_RUNS:-5}
 

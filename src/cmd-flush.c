@@ -116,15 +116,14 @@ static int flush_dir(struct flush_run *f, unsigned i)
                 summary_add(f, " (%" PRIu64 " errors)", st.errors);
         if (r < 0)
                 return r;
-        r = merge_empty_dir(upperfd, d->path);
-        if (r < 0)
-                return r;
+        /* Recorded before the upper is emptied: a second run must not merge a
+         * half-emptied upper, whose dirs would carry wrong times. */
         d->status = STATE_FLUSHED;
         r = state_write(f->storefd, &f->state);
         if (r < 0)
                 return log_errno(r, "%s: merged, but cannot record it in %s/%s", d->path, f->store,
                                  STATE_FILE);
-        return 0;
+        return merge_empty_dir(upperfd, d->path);
 }
 
 /* The lower /var/log: inside a flushed dir if one holds it, else below the root

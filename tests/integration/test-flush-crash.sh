@@ -5,12 +5,17 @@
 # removes the temporaries and the lower ends up exactly as the merged view.
 # Seed: FLUSH_CRASH_SEED (printed); rounds: FLUSH_CRASH_ROUNDS (default 20).
 set -uo pipefail
+# shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/integration/flush-common.sh
 . "$(dirname "$0")/flush-common.sh"
 need_root
 in_private_mount_ns "$@"
 need_manifest
-command -v mkfs.ext4 >/dev/null && losetup -f >/dev/null 2>&1 || { echo "# skipped: no mkfs.ext4 or loop devices"; exit 77; }
+if ! command -v mkfs.ext4 >/dev/null || ! losetup -f >/dev/null 2>&1; then
+	echo "# skipped: no mkfs.ext4 or loop devices"
+	exit 77
+fi
 flush_scratch
 cd "$SCRATCH" || exit 1
 
@@ -49,7 +54,7 @@ umount "$R/etc"
 cp -a "$S/etc" "$S/etc.orig"
 
 restore() {
-	rm -rf "$R/etc" "$S/etc" && cp -a "$R/pristine" "$R/etc" && cp -a "$S/etc.orig" "$S/etc" &&
+	rm -rf "${R:?}/etc" "${S:?}/etc" && cp -a "$R/pristine" "$R/etc" && cp -a "$S/etc.orig" "$S/etc" &&
 		write_state "$S" "$STATE" && sync
 }
 

@@ -4,12 +4,17 @@
 # (libblkid); a full filesystem (ENOSPC mid-way) leaves every file old or new,
 # no temporaries, and a non-zero exit.
 set -uo pipefail
+# shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/integration/flush-common.sh
 . "$(dirname "$0")/flush-common.sh"
 need_root
 in_private_mount_ns "$@"
 need_manifest
-command -v mkfs.ext4 >/dev/null && losetup -f >/dev/null 2>&1 || { echo "# skipped: no mkfs.ext4 or loop devices"; exit 77; }
+if ! command -v mkfs.ext4 >/dev/null || ! losetup -f >/dev/null 2>&1; then
+	echo "# skipped: no mkfs.ext4 or loop devices"
+	exit 77
+fi
 flush_scratch
 cd "$SCRATCH" || exit 1
 

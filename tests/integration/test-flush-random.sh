@@ -5,7 +5,9 @@
 # link structure). Seeds: FLUSH_SEEDS="s1 s2 ..." (default: 8 seeds from the
 # clock, printed); ops per seed: FLUSH_OPS (default 250).
 set -uo pipefail
+# shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/integration/flush-common.sh
 . "$(dirname "$0")/flush-common.sh"
 need_root
 in_private_mount_ns "$@"

@@ -5,7 +5,9 @@
 # dry-run changes nothing; an upper using redirect_dir is refused; an immutable
 # dir makes flush fail for its entries only; sockets are skipped.
 set -uo pipefail
+# shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/integration/flush-common.sh
 . "$(dirname "$0")/flush-common.sh"
 need_root
 in_private_mount_ns "$@"
