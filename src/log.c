@@ -69,7 +69,8 @@ static void log_line(enum log_level level, const char *text)
                 char kline[2100];
                 int k = snprintf(kline, sizeof(kline), "<%d>%s", (int)level, line);
                 if (k > 0)
-                        (void)!write(kmsg_fd, kline, (size_t)k < sizeof(kline) ? (size_t)k : sizeof(kline) - 1);
+                        (void)!write(kmsg_fd, kline,
+                                     (size_t)k < sizeof(kline) ? (size_t)k : sizeof(kline) - 1);
         }
 }
 

@@ -20,9 +20,9 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Exit codes shared by all commands (s6 convention). */
-#define EXIT_OK      0
-#define EXIT_USAGE   100 /* bad usage or bad configuration */
-#define EXIT_SYSTEM  111 /* a system call failed */
+#define EXIT_OK     0
+#define EXIT_USAGE  100 /* bad usage or bad configuration */
+#define EXIT_SYSTEM 111 /* a system call failed */
 
 static inline int safe_close(int fd)
 {
@@ -89,8 +89,7 @@ static inline bool dot_or_dotdot(const char *name)
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Write data to dirfd/name atomically: temporary file, fsync, rename, fsync dir. */
-int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
-                         mode_t mode);
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
 /* write(2) until everything is written; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);

@@ -27,7 +27,7 @@ static int test_failed;
         __attribute__((constructor)) static void test_register_##n(void)                           \
         {                                                                                          \
                 if (test_count < TEST_MAX)                                                         \
-                        test_cases[test_count++] = (struct test_case){ #n, test_##n };             \
+                        test_cases[test_count++] = (struct test_case){#n, test_##n};               \
         }                                                                                          \
         static void test_##n(void)
 
