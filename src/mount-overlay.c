@@ -34,21 +34,6 @@ static struct state_dir *record_for(struct state *s, const char *path)
         return &s->dirs[s->n_dirs++];
 }
 
-/* Is the overlay mounted on target ours (upperdir ends in /<name>/upper)? */
-static bool is_our_overlay(const struct mount_entry *e, const char *name)
-{
-        char upper[PATH_MAX], suffix[NAME_MAX + 16];
-        size_t n, m;
-
-        if (!streq(e->fstype, "overlay") ||
-            !mount_option_value(e->super, "upperdir", upper, sizeof(upper)))
-                return false;
-        snprintf(suffix, sizeof(suffix), "/%s/upper", name);
-        n = strlen(upper);
-        m = strlen(suffix);
-        return n >= m && streq(upper + n - m, suffix);
-}
-
 /*
  * `volatile` leaves work/work/incompat/volatile behind when the overlay goes away, and
  * overlayfs then refuses to mount that upper/work pair again, because after a crash
@@ -145,7 +130,7 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
         if (!e)
                 return log_errno(ENOMEM, "%s", what);
         r = mountinfo_find_target(target, e);
-        if (r > 0 && is_our_overlay(e, name)) {
+        if (r > 0 && mountinfo_is_overlay_of(e, name)) {
                 log_info("%s: already mounted, left as it is", what);
                 d->status = STATE_MOUNTED;
                 return 0;

@@ -150,3 +150,17 @@ int mount_option_value(const char *options, const char *key, char *out, size_t o
         }
         return 0;
 }
+
+bool mountinfo_is_overlay_of(const struct mount_entry *e, const char *name)
+{
+        char upper[PATH_MAX], suffix[NAME_MAX + 16];
+        size_t n, m;
+
+        if (!streq(e->fstype, "overlay") ||
+            !mount_option_value(e->super, "upperdir", upper, sizeof(upper)))
+                return false;
+        snprintf(suffix, sizeof(suffix), "/%s/upper", name);
+        n = strlen(upper);
+        m = strlen(suffix);
+        return n >= m && streq(upper + n - m, suffix);
+}

@@ -35,3 +35,8 @@ int mountinfo_fs_path(const struct mount_entry *e, const char *path, char *out, 
 /* Option value from a comma-separated option string ("upperdir" of
  * "lowerdir=/a,upperdir=/b") into out; 1 found, 0 not. */
 int mount_option_value(const char *options, const char *key, char *out, size_t outlen);
+
+/* Is e an overlay whose upper dir is <something>/<name>/upper (ours, for the store
+ * dir name)? The store's own path is not compared: it reads differently in the
+ * initramfs and after switch_root. */
+bool mountinfo_is_overlay_of(const struct mount_entry *e, const char *name);
