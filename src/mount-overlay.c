@@ -35,7 +35,7 @@ static struct state_dir *record_for(struct state *s, const char *path)
 }
 
 /*
- * `volatile` leaves work/work/incompat/volatile behind when the overlay goes away, and
+ * `volatile` leaves work/work/incompat/volatile/dirty behind when the overlay goes away, and
  * overlayfs then refuses to mount that upper/work pair again, because after a crash
  * an unsynced upper on disk may be torn. Our upper is on the store tmpfs: a crash
  * takes upper and work with it, so if they still exist they are exactly as the
@@ -43,6 +43,7 @@ static struct state_dir *record_for(struct state *s, const char *path)
  */
 static void clear_volatile_marker(int workfd)
 {
+        unlinkat(workfd, "work/incompat/volatile/dirty", 0);
         unlinkat(workfd, "work/incompat/volatile", AT_REMOVEDIR);
         unlinkat(workfd, "work/incompat", AT_REMOVEDIR);
 }
