@@ -29,7 +29,7 @@ static struct state_dir *record_for(struct state *s, const char *path)
         if (s->n_dirs >= CONFIG_MAX_DIRS)
                 return NULL;
         memset(&s->dirs[s->n_dirs], 0, sizeof(s->dirs[0]));
-        snprintf(s->dirs[s->n_dirs].path, sizeof(s->dirs[0].path), "%s", path);
+        memcpy(s->dirs[s->n_dirs].path, path, strlen(path) + 1); /* both PATH_MAX */
         s->dirs[s->n_dirs].status = STATE_FAILED;
         return &s->dirs[s->n_dirs++];
 }

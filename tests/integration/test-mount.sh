@@ -3,6 +3,7 @@
 # the overlays with their options, the upper root's identity, the state record,
 # idempotency, ephemeral=off, bad entries (reported, skipped, exit 100), a dir an
 # fstab mount would hide, a failed mount (exit 111) and the config file.
+# shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 need_root
 in_private_mount_ns "$@"
@@ -104,6 +105,7 @@ assert_eq "bad entries: exit 100" 100 "$RC"
 for bad in "'relative' skipped: not an absolute path" "'/proc' skipped" "'/missing' skipped: does not exist" \
 	"'/etc/../x' skipped" "'/srv/link' skipped: is a symlink" "'/' skipped" "'/etc' skipped: listed twice" \
 	"'/srv/real:bogus' skipped: unknown mode" "ephemeral.size: 'lots' skipped" "unknown key 'ephemeral.frobnicate'"; do
+	# shellcheck disable=SC2016 # a sed script, not a shell expression
 	assert_match "reported: $bad" "$(printf '%s' "$bad" | sed 's/[].[*^$()+?{|\\]/\\&/g')" "$OUT"
 done
 assert_eq "bad entries: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R3/etc")"
