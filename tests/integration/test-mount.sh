@@ -147,6 +147,23 @@ assert_eq "config file: /etc not mounted" 0 "$(mounts_at "$R6/etc")"
 assert_match "config file: /var/log in discard mode" '^dir path=/var/log name=var-log mode=discard status=mounted' "$(cat "$S6/state")"
 assert_match "config file: size" 'size=32768k' "$(findmnt -n -o OPTIONS --mountpoint "$S6")"
 
+# A real filesystem image as the root, mounted read-only as initramfs often do:
+# the state records its UUID (libblkid) and the dir's path inside it.
+R7=$SCRATCH/root7 S7=$SCRATCH/store7 uuid=0b5d2a4c-1111-2222-3333-444455556666
+mkdir -p "$R7" "$SCRATCH/img-src/etc"
+echo img >"$SCRATCH/img-src/etc/hostname"
+truncate -s 16M "$SCRATCH/root.img"
+if mkfs.ext4 -q -U "$uuid" -d "$SCRATCH/img-src" "$SCRATCH/root.img" && mount -o loop,ro "$SCRATCH/root.img" "$R7"; then
+	run_mount "$R7" "$S7" "ephemeral.dirs=/etc"
+	assert_eq "read-only image root: exit 0" 0 "$RC"
+	assert_match "image root: UUID and path inside the fs recorded" \
+		"^dir path=/etc name=etc mode=persist status=mounted uuid=$uuid fstype=ext4 fsroot=/etc dev=7:[0-9]+ " "$(cat "$S7/state")"
+	echo changed >"$R7/etc/hostname"
+	assert_eq "read-only lower: writes go to RAM" changed "$(cat "$R7/etc/hostname")"
+else
+	not_ok "cannot build or loop-mount an ext4 image"
+fi
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish
