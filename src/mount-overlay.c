@@ -194,6 +194,7 @@ void mount_overlays(struct mount_ctx *ctx)
                 if (mount_hidden_by_fstab(ctx, o->path, "ephemeral.dirs"))
                         continue;
                 if (ctx->storefd < 0) {
+                        log_error("overlay %s: not mounted (no store, see above)", o->path);
                         ctx->n_failed++;
                         continue;
                 }

@@ -11,7 +11,8 @@ make_scratch
 
 # mkroot DIR: a small root tree; /etc owned 12:34 mode 0751 with two xattrs.
 mkroot() {
-	mkdir -p "$1/etc" "$1/var/log" "$1/srv/real"
+	mkdir -p "$1/etc" "$1/var/log" "$1/srv/real" "$1/tmp" "$1/var/tmp" "$1/var/cache"
+	chmod 1777 "$1/tmp" "$1/var/tmp"
 	echo original >"$1/etc/hostname"
 	echo 'root:x:0:0::/root:/bin/sh' >"$1/etc/passwd"
 	echo boot >"$1/var/log/old.log"
@@ -150,7 +151,7 @@ assert_match "config file: size" 'size=32768k' "$(findmnt -n -o OPTIONS --mountp
 # A real filesystem image as the root, mounted read-only as initramfs often do:
 # the state records its UUID (libblkid) and the dir's path inside it.
 R7=$SCRATCH/root7 S7=$SCRATCH/store7 uuid=0b5d2a4c-1111-2222-3333-444455556666
-mkdir -p "$R7" "$SCRATCH/img-src/etc"
+mkdir -p "$R7" "$SCRATCH/img-src/etc" "$SCRATCH/img-src/tmp" "$SCRATCH/img-src/var/tmp" "$SCRATCH/img-src/var/cache"
 echo img >"$SCRATCH/img-src/etc/hostname"
 truncate -s 16M "$SCRATCH/root.img"
 if mkfs.ext4 -q -U "$uuid" -d "$SCRATCH/img-src" "$SCRATCH/root.img" && mount -o loop,ro "$SCRATCH/root.img" "$R7"; then

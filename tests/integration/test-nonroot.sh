@@ -13,7 +13,7 @@ mkdir -p "$R/etc" "$R/var/log"
 chmod 755 "$R" "$R/etc"
 echo 'root:x:0:0::/root:/bin/sh' >"$R/etc/passwd"
 chmod 644 "$R/etc/passwd"
-echo 'ephemeral.dirs=/etc,/var/log' >"$SCRATCH/cmdline"
+echo 'ephemeral.dirs=/etc,/var/log ephemeral.tmpfs=none' >"$SCRATCH/cmdline"
 "$EPHEMERAL" mount --root "$R" --store "$S" --cmdline "$SCRATCH/cmdline" --config /nonexistent 2>/dev/null
 assert_eq "mount exits 0" 0 "$?"
 echo 'user:x:1000:1000::/home/user:/bin/sh' >>"$R/etc/passwd" # copied up into the store

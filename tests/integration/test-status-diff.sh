@@ -15,7 +15,7 @@ echo x >"$R/etc/gone/sub/f"
 echo x >"$R/etc/replaced/old/f"
 echo 'root:x:0:0::/root:/bin/sh' >"$R/etc/passwd"
 echo grp >"$R/etc/group"
-echo 'ephemeral.dirs=/etc,/var/log,/srv:discard' >"$SCRATCH/cmdline"
+echo 'ephemeral.dirs=/etc,/var/log,/srv:discard ephemeral.tmpfs=none' >"$SCRATCH/cmdline"
 "$EPHEMERAL" mount --root "$R" --store "$S" --cmdline "$SCRATCH/cmdline" --config /nonexistent 2>/dev/null
 assert_eq "mount exits 0" 0 "$?"
 
