@@ -29,6 +29,9 @@
 /* Each kind of mount is one step in its own file; they run in this order. */
 static const mount_step_fn steps[] = {
     mount_overlays,
+    mount_keep_prepare,
+    mount_tmpfs_dirs,
+    mount_keep_bind,
 };
 
 /* Paths end up inside mount option strings: refuse what those cannot carry. */

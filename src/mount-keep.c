@@ -108,16 +108,16 @@ static int migrate(int persistfd, int lowerfd, const char *name, const char *kee
         final = dst >= 0;
         if (!final) {
                 if (errno != ENOENT)
-                        return log_errno(errno, "ephemeral.keep %s: cannot open its persistent "
-                                                "dir",
+                        return log_errno(errno,
+                                         "ephemeral.keep %s: cannot open its persistent "
+                                         "dir",
                                          keep);
                 if (mkdirat(persistfd, staging, 0700) < 0 && errno != EEXIST)
                         return log_errno(errno, "ephemeral.keep %s: cannot create %s", keep,
                                          staging);
                 dst = openat(persistfd, staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (dst < 0)
-                        return log_errno(errno, "ephemeral.keep %s: cannot open %s", keep,
-                                         staging);
+                        return log_errno(errno, "ephemeral.keep %s: cannot open %s", keep, staging);
                 if (lowerfd >= 0)
                         copy_dir_attrs(lowerfd, dst, keep);
                 else if (fchmod(dst, 0755) < 0)
@@ -175,8 +175,8 @@ static void prepare_one(struct mount_ctx *ctx, unsigned i, int persistfd, bool r
                 return;
         }
         /* Only what is on the persist dir's filesystem can be renamed into it. */
-        if (lowerfd >= 0 && (fstat(lowerfd, &lst) < 0 || fstat(persistfd, &pst) < 0 ||
-                             lst.st_dev != pst.st_dev)) {
+        if (lowerfd >= 0 &&
+            (fstat(lowerfd, &lst) < 0 || fstat(persistfd, &pst) < 0 || lst.st_dev != pst.st_dev)) {
                 log_notice("ephemeral.keep %s: not on the filesystem of %s; its current "
                            "contents are not migrated (they stay on disk, hidden)",
                            keep, ctx->cfg.persist);
@@ -257,7 +257,7 @@ void mount_keep_prepare(struct mount_ctx *ctx)
                 }
                 if (persistfd < 0) { /* read-only root without a persist dir yet */
                         _cleanup_close_ int lowerfd =
-                                open_dir_beneath(ctx->rootfd, keep + 1, O_RDONLY);
+                            open_dir_beneath(ctx->rootfd, keep + 1, O_RDONLY);
                         log_notice("ephemeral.keep %s: the root is read-only here and %s does "
                                    "not exist yet; %s",
                                    keep, ctx->cfg.persist,
@@ -301,8 +301,9 @@ void mount_keep_bind(struct mount_ctx *ctx)
                  * root rw: clear it (the filesystem itself still decides). */
                 if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL) <
                     0)
-                        log_warning_errno(errno, "ephemeral.keep %s: cannot make the bind "
-                                                 "mount writable",
+                        log_warning_errno(errno,
+                                          "ephemeral.keep %s: cannot make the bind "
+                                          "mount writable",
                                           keep);
                 log_info("ephemeral.keep %s: bound from its persistent dir", keep);
         }

@@ -60,8 +60,8 @@ static int tmpfs_one(struct mount_ctx *ctx, const struct tmpfs_entry *t)
         if (lowerfd < 0) {
                 ctx->n_bad++;
                 log_error("ephemeral.tmpfs: '%s' skipped: %s", t->path,
-                          lowerfd == -ENOENT   ? "does not exist in the root"
-                          : lowerfd == -ELOOP  ? "is a symlink or has a symlink component"
+                          lowerfd == -ENOENT    ? "does not exist in the root"
+                          : lowerfd == -ELOOP   ? "is a symlink or has a symlink component"
                           : lowerfd == -ENOTDIR ? "is not a directory"
                                                 : strerror(-lowerfd));
                 return 0;
