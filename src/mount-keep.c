@@ -30,22 +30,17 @@
 #include "mountinfo.h"
 #include "util.h"
 
-static bool nested(const char *a, const char *b)
-{
-        const char *rest = startswith(a, b);
-        return rest && (*rest == '\0' || *rest == '/');
-}
-
 /* Why keep path k cannot be used, or NULL. */
 static const char *keep_conflict(const struct mount_ctx *ctx, const char *k)
 {
         for (unsigned i = 0; i < ctx->cfg.n_dirs; i++)
-                if (nested(k, ctx->cfg.dirs[i].path) || nested(ctx->cfg.dirs[i].path, k))
+                if (path_is_under(k, ctx->cfg.dirs[i].path) ||
+                    path_is_under(ctx->cfg.dirs[i].path, k))
                         return "overlaps an overlaid dir (ephemeral.dirs)";
         for (unsigned i = 0; i < ctx->cfg.n_tmpfs; i++)
-                if (streq(k, ctx->cfg.tmpfs[i].path) || nested(ctx->cfg.tmpfs[i].path, k))
+                if (streq(k, ctx->cfg.tmpfs[i].path) || path_is_under(ctx->cfg.tmpfs[i].path, k))
                         return "is or contains a tmpfs dir; keep a directory inside one";
-        if (nested(k, ctx->cfg.persist) || nested(ctx->cfg.persist, k))
+        if (path_is_under(k, ctx->cfg.persist) || path_is_under(ctx->cfg.persist, k))
                 return "overlaps the persist dir (ephemeral.persist)";
         return NULL;
 }
@@ -54,10 +49,10 @@ static const char *keep_conflict(const struct mount_ctx *ctx, const char *k)
 static const char *persist_conflict(const struct mount_ctx *ctx)
 {
         for (unsigned i = 0; i < ctx->cfg.n_dirs; i++)
-                if (nested(ctx->cfg.persist, ctx->cfg.dirs[i].path))
+                if (path_is_under(ctx->cfg.persist, ctx->cfg.dirs[i].path))
                         return "is inside an overlaid dir (ephemeral.dirs)";
         for (unsigned i = 0; i < ctx->cfg.n_tmpfs; i++)
-                if (nested(ctx->cfg.persist, ctx->cfg.tmpfs[i].path))
+                if (path_is_under(ctx->cfg.persist, ctx->cfg.tmpfs[i].path))
                         return "is inside a tmpfs dir (ephemeral.tmpfs)";
         return NULL;
 }

@@ -16,17 +16,11 @@
 #include "mountinfo.h"
 #include "util.h"
 
-static bool nested(const char *a, const char *b)
-{
-        const char *rest = startswith(a, b);
-        return rest && (*rest == '\0' || *rest == '/');
-}
-
 /* A tmpfs over an overlaid dir (or one of its parents) would hide the overlay. */
 static bool hides_overlay(struct mount_ctx *ctx, const char *path)
 {
         for (unsigned i = 0; i < ctx->cfg.n_dirs; i++)
-                if (nested(ctx->cfg.dirs[i].path, path)) {
+                if (path_is_under(ctx->cfg.dirs[i].path, path)) {
                         log_error("ephemeral.tmpfs: '%s' skipped: it would hide the overlay "
                                   "on %s",
                                   path, ctx->cfg.dirs[i].path);

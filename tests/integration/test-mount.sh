@@ -165,6 +165,21 @@ else
 	not_ok "cannot build or loop-mount an ext4 image"
 fi
 
+# Without --config (and no /etc/ephemeral.conf in the image), the root's own
+# /etc/ephemeral.conf is read.
+if [ ! -e /etc/ephemeral.conf ]; then
+	R8=$SCRATCH/root8 S8=$SCRATCH/store8
+	mkroot "$R8"
+	printf 'dirs = /var/log\n' >"$R8/etc/ephemeral.conf"
+	echo quiet >"$SCRATCH/cmdline8"
+	"$EPHEMERAL" mount --root "$R8" --store "$S8" --cmdline "$SCRATCH/cmdline8" >/dev/null 2>&1
+	assert_eq "root's config file: exit 0" 0 "$?"
+	assert_eq "root's config file: /etc not overlaid" 0 "$(mounts_at "$R8/etc")"
+	assert_eq "root's config file: /var/log overlaid" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R8/var/log")"
+else
+	ok "# skip: this machine has an /etc/ephemeral.conf"
+fi
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish
