@@ -182,7 +182,7 @@ static int run(struct mount_ctx *ctx, const char *root, const char *store)
         ctx->n_bad = ctx->cfg.n_errors;
         /* Without overlayfs or the store, the overlay step counts its dirs as
          * failed; the tmpfs and keep steps still run. */
-        r = modload_filesystem("overlay", NULL);
+        r = ctx->cfg.n_dirs > 0 ? modload_filesystem("overlay", NULL) : 0;
         if (r == -ENOENT)
                 log_errno(r, "cannot load overlayfs: %s", modload_missing_hint());
         else if (r < 0)
