@@ -65,7 +65,7 @@ static void record_lower(struct state_dir *d, const char *target, int lowerfd)
         if (mountinfo_fs_path(e, target, d->fsroot, sizeof(d->fsroot)) < 0)
                 d->fsroot[0] = '\0';
         if (fsuuid_get(d->dev, e->source, d->uuid, sizeof(d->uuid)) < 0)
-                log_info("%s: no filesystem UUID found for %s (dev %u:%u); flush will use the "
+                log_debug("%s: no filesystem UUID found for %s (dev %u:%u); flush will use the "
                          "path",
                          target, e->source, major(d->dev), minor(d->dev));
 }

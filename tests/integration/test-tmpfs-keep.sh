@@ -144,6 +144,24 @@ if mkfs.ext4 -q -d "$SCRATCH/img-src" "$SCRATCH/root.img" && mount -o loop,ro "$
 	check_fails "read-only root: no persist dir created" test -e "$R5/var/lib/ephemeral"
 	umount_below "$R5"
 	assert_eq "read-only root: image unchanged" "$sum_before" "$(md5sum <"$SCRATCH/root.img")"
+
+	# Already migrated on an earlier boot: the persistent copy is bound, and the
+	# bind becomes writable when the system later remounts the root read-write.
+	mkdir -p "$SCRATCH/img-src/var/lib/ephemeral/persist/var-cache-apt"
+	echo kept >"$SCRATCH/img-src/var/lib/ephemeral/persist/var-cache-apt/kept"
+	rm -f "$SCRATCH/root.img"
+	truncate -s 16M "$SCRATCH/root.img"
+	mkfs.ext4 -q -d "$SCRATCH/img-src" "$SCRATCH/root.img"
+	# a writable loop device with the filesystem mounted read-only, as an
+	# initramfs leaves it before the system remounts it rw
+	mount -o loop "$SCRATCH/root.img" "$R5" && mount -o remount,ro "$R5"
+	run_mount "$R5" "$S5" "$CMD"
+	assert_eq "read-only root, migrated before: exit 0" 0 "$RC"
+	assert_eq "read-only root, migrated before: persistent copy bound" kept "$(cat "$R5/var/cache/apt/kept" 2>&1)"
+	mount -o remount,rw "$R5"
+	check "read-only root, migrated before: writable once the root is rw" sh -c "echo w >'$R5/var/cache/apt/w'"
+	assert_eq "read-only root, migrated before: write reached the disk" w "$(cat "$R5/var/lib/ephemeral/persist/var-cache-apt/w" 2>&1)"
+	umount_below "$R5"
 else
 	not_ok "cannot build or loop-mount an ext4 image"
 fi
