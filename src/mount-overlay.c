@@ -66,8 +66,8 @@ static void record_lower(struct state_dir *d, const char *target, int lowerfd)
                 d->fsroot[0] = '\0';
         if (fsuuid_get(d->dev, e->source, d->uuid, sizeof(d->uuid)) < 0)
                 log_debug("%s: no filesystem UUID found for %s (dev %u:%u); flush will use the "
-                         "path",
-                         target, e->source, major(d->dev), minor(d->dev));
+                          "path",
+                          target, e->source, major(d->dev), minor(d->dev));
 }
 
 /* Creates <store>/<name>/{upper,work}; a new upper gets the lower's identity. */
