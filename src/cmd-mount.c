@@ -248,7 +248,7 @@ int cmd_mount(int argc, char *argv[])
         snprintf(ctx->root, sizeof(ctx->root), "%s", root);
         read_config(ctx, config, cmdline, explicit_config);
         if (!ctx->cfg.enabled) {
-                log_info("disabled (ephemeral=off): nothing mounted");
+                log_notice("disabled (ephemeral=off): nothing mounted");
                 return EXIT_OK;
         }
         r = run(ctx, root, store);

@@ -158,8 +158,8 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
                 return log_errno(r, "%s: cannot mount overlayfs on %s (%s)", what, target, options);
         snprintf(d->options, sizeof(d->options), "%s%s", options, vol ? ",volatile" : "");
         d->status = STATE_MOUNTED;
-        log_info("%s: mounted (%s, upper in %s/%s)", what, dir_mode_to_string(o->mode), ctx->store,
-                 name);
+        log_notice("%s: mounted (%s, upper in %s/%s)", what, dir_mode_to_string(o->mode),
+                   ctx->store, name);
         return 0;
 }
 
