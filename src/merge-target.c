@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "merge-target.h"
+#include "store.h"
 #include "util.h"
 
 #define OVERLAYFS_MAGIC 0x794c7630
@@ -202,12 +203,12 @@ int merge_target_open(const char *root, const struct state_dir *d, const char *s
         rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return log_errno(errno, "cannot open the root %s", root);
-        if (!readonly) {
-                r = detach_overlays(rootfd, full, d->path, label);
-                if (r < 0)
-                        return r;
-        }
-        t->fd = open_dir_beneath(rootfd, d->path, O_RDONLY);
+        if (readonly) /* a dry run looks past the overlay in a mount namespace of its own */
+                t->fd = store_open_lower(root, d);
+        else if ((r = detach_overlays(rootfd, full, d->path, label)) < 0)
+                return r;
+        else
+                t->fd = open_dir_beneath(rootfd, d->path, O_RDONLY);
         if (t->fd >= 0 && fstat(t->fd, &st) == 0 && st.st_dev == d->dev && !is_overlay(t->fd)) {
                 if (readonly)
                         return 0;

@@ -99,10 +99,34 @@ const char *merge_path(const struct merge_ctx *c, const char *relpath, const cha
 
 void merge_print_change(FILE *out, char kind, const char *label, const char *relpath)
 {
-        static char buf[PATH_MAX * 4];
+        char full[PATH_MAX * 2];
+        bool plain = true;
 
-        format_path(buf, sizeof(buf), label, relpath, NULL);
-        fprintf(out, "%c %s\n", kind, buf);
+        /* The quoting of `ephemeral diff` (git's): plain unless a control character,
+         * '"' or '\\' is in the path; then in quotes, C-escaped. */
+        snprintf(full, sizeof(full), "%s/%s", label && !streq(label, "/") ? label : "", relpath);
+        for (const unsigned char *p = (const unsigned char *)full; *p; p++)
+                if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+                        plain = false;
+        fprintf(out, "%c ", kind);
+        if (plain) {
+                fprintf(out, "%s\n", full);
+                return;
+        }
+        fputc('"', out);
+        for (const unsigned char *p = (const unsigned char *)full; *p; p++) {
+                if (*p == '\n')
+                        fputs("\\n", out);
+                else if (*p == '\t')
+                        fputs("\\t", out);
+                else if (*p == '"' || *p == '\\')
+                        fprintf(out, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(out, "\\%03o", *p);
+                else
+                        fputc(*p, out);
+        }
+        fputs("\"\n", out);
 }
 
 static int write_marker(struct merge_ctx *c)

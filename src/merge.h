@@ -50,6 +50,5 @@ int merge_cleanup(int lowerfd, const char *label);
 /* Remove everything inside the upper dir (not the dir itself). */
 int merge_empty_dir(int dirfd, const char *label);
 
-/* Write one "X path" line as `ephemeral diff` does: the path with every byte
- * outside printable ASCII, and the backslash, written as \xHH. */
+/* Write one "X path" line as `ephemeral diff` does (git-style quoting). */
 void merge_print_change(FILE *out, char kind, const char *label, const char *relpath);

@@ -135,14 +135,19 @@ printf 'changed\n' >"$E/passwd"
 rm "$E/unchanged"
 rm -r "$E/redo" && mkdir "$E/redo"
 mkdir -p "$E/drydir/sub"
+printf 'odd\n' >"$E/dry
+name"
 out=$("$EPHEMERAL" flush --root "$R" --store "$S" --dry-run 2>&1)
 assert_eq "dry-run exits 0" 0 "$?"
-assert_eq "dry-run prints A/M/D/O lines" "A /etc/drydir
+assert_eq "dry-run prints A/M/D/O lines" 'A "/etc/dry\nname"
+A /etc/drydir
 A /etc/drydir/sub
 A /etc/dryfile
 D /etc/unchanged
 M /etc/passwd
-O /etc/redo" "$(printf '%s\n' "$out" | grep -E '^[AMDO] ' | sort)"
+O /etc/redo' "$(printf '%s\n' "$out" | grep -E '^[AMDO] ' | sort)"
+assert_eq "dry-run lines are those of ephemeral diff" \
+	"$("$EPHEMERAL" diff --root "$R" --store "$S" 2>&1 | sort)" "$(printf '%s\n' "$out" | grep -E '^[AMDO] ' | sort)"
 "$MANIFEST" "$SCRATCH/lowerview" >"$SCRATCH/after"
 same_manifest "dry-run leaves the lower untouched" "$SCRATCH/before" "$SCRATCH/after"
 check "dry-run leaves the overlay mounted" test -e "$E/dryfile"
