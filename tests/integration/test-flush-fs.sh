@@ -34,7 +34,7 @@ overlay_up "$R" /etc "$S" etc
 printf 'new\n' >"$R/etc/a"
 printf 'added\n' >"$R/etc/sub/c"
 rm "$R/etc/gone"
-"$MANIFEST" "$R/etc" >"$SCRATCH/merged"
+"$MANIFEST" --links-via "$S/etc/upper" "$R/etc" >"$SCRATCH/merged"
 umount "$R/etc"
 mount -o remount,ro "$R"
 out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
@@ -53,7 +53,7 @@ if [ "$(blkid -U "$UUID" 2>/dev/null)" = "$LOOPDEV" ]; then
 	overlay_up "$R" /etc "$S" etc
 	printf 'by uuid\n' >"$R/etc/a"
 	mkdir "$R/etc/newdir" && printf 'x\n' >"$R/etc/newdir/x"
-	"$MANIFEST" "$R/etc" >"$SCRATCH/merged"
+	"$MANIFEST" --links-via "$S/etc/upper" "$R/etc" >"$SCRATCH/merged"
 	umount "$R/etc"
 	umount "$R"
 	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
