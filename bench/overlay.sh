@@ -9,9 +9,9 @@
 # fsync after each, like a logger (fio), and a package manager's small-file pattern
 # (write NAME.new, fsync, rename to NAME; bench/smallfiles.c). The table shows
 # medians of a few rounds and ratios to the disk. A measurement, not a test:
-# nothing passes or fails. Usage: bench/overlay.sh (as root). BENCH_SECONDS (default 3) caps each
-# fio run, BENCH_FILES (default 20000) is the small-file count, BENCH_ROUNDS
-# (default 3) the number of runs per cell (the table shows the median).
+# nothing passes or fails. Usage: bench/overlay.sh (as root).
+# Knobs: BENCH_SECONDS (default 3) caps each run, BENCH_FILES (default 20000) is
+# the small-file count, BENCH_ROUNDS (default 3) the runs per cell.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -71,7 +71,8 @@ shown_opts() { findmnt -n -o OPTIONS --mountpoint "$1" | tr ',' '\n' | grep -v '
 
 echo "# ephemeral mount vs disk and tmpfs: writes ($(date -u '+%F %H:%M UTC'))"
 describe_host "$SCRATCH/disk"
-echo "fio:     $(fio --version), ioengine psync, 1 job, queue depth 1; each fio run capped at ${SECONDS_PER_RUN}s"
+echo "fio:     $(fio --version), ioengine psync, 1 job, queue depth 1"
+echo "runs:    each capped at ${SECONDS_PER_RUN}s; small files: up to $SMALL_FILES per run"
 for t in overlay overlay+volatile; do
 	printf '%-17s overlay, %s\n' "$t:" "$(shown_opts "${dir_of[$t]}")"
 done
@@ -94,13 +95,13 @@ randwrite() {
 }
 append() {
 	# A fresh file, no preallocation: every write extends it, as a logger's does.
-	fio_field 48 --name=append --directory="$1" --rw=write --bs=1M --size=512M \
+	fio_field 48 --name=append --directory="$1" --rw=write --bs=1M --size=1G \
 		--fsync=1 --fallocate=none --file_append=1 --runtime="$SECONDS_PER_RUN" |
 		awk '{ printf "%.0f\n", $1 / 1024 }'
 }
 smallfiles() {
 	mkdir "$1/small"
-	"$SMALLFILES" "$1/small" "$SMALL_FILES" "$SMALL_SIZE" | awk '{ printf "%.0f\n", $1 / $2 }'
+	"$SMALLFILES" "$1/small" "$SMALL_FILES" "$SMALL_SIZE" "$SECONDS_PER_RUN" | awk '{ printf "%.0f\n", $1 / $2 }'
 	rm -rf "$1/small"
 }
 
@@ -110,7 +111,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int(
 declare -A result
 workloads=(randwrite append smallfiles)
 declare -A label=([randwrite]="4 KiB random write + fsync" [append]="1 MiB append + fsync"
-	[smallfiles]="$SMALL_FILES x 1 KiB write+fsync+rename")
+	[smallfiles]="1 KiB file write+fsync+rename")
 declare -A unit=([randwrite]=IOPS [append]=MiB/s [smallfiles]=files/s)
 
 # Rounds go across the targets, so a burst of load from elsewhere on the machine

@@ -4,9 +4,12 @@
  * each of COUNT files it writes SIZE bytes to "fNNNNNN.new", fsyncs it and renames
  * it to "fNNNNNN" (dpkg's way of replacing a file atomically); one fsync of the
  * directory at the end. fio cannot rename, hence this helper of bench/overlay.sh.
+ * With MAX_SECONDS it stops early once that much time has passed (a slow disk
+ * then writes fewer files; the rate is what is compared).
  *
- * Usage: smallfiles DIR COUNT SIZE
- * Prints "<files> <seconds>" on success; exit 100 on bad usage, 111 on failure.
+ * Usage: smallfiles DIR COUNT SIZE [MAX_SECONDS]
+ * Prints "<files written> <seconds>" on success; exit 100 on bad usage, 111 on
+ * failure.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,14 +66,16 @@ static int write_all(int fd, const char *buf, size_t len)
 int main(int argc, char **argv)
 {
         char tmp[32], name[32];
-        long count, size;
+        long count, size, max_seconds = 1000000, i;
         double start;
         char *buf;
         int dfd;
 
-        if (argc != 4 || parse_long(argv[2], 1000000, &count) < 0 ||
-            parse_long(argv[3], 1 << 20, &size) < 0) {
-                fprintf(stderr, "usage: smallfiles DIR COUNT(1..1000000) SIZE(1..1048576)\n");
+        if (argc < 4 || argc > 5 || parse_long(argv[2], 1000000, &count) < 0 ||
+            parse_long(argv[3], 1 << 20, &size) < 0 ||
+            (argc == 5 && parse_long(argv[4], 1000000, &max_seconds) < 0)) {
+                fprintf(stderr, "usage: smallfiles DIR COUNT(1..1000000) SIZE(1..1048576) "
+                                "[MAX_SECONDS]\n");
                 return 100;
         }
         dfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -82,9 +87,11 @@ int main(int argc, char **argv)
         memset(buf, 'x', (size_t)size);
 
         start = now();
-        for (long i = 0; i < count; i++) {
+        for (i = 0; i < count; i++) {
                 int fd;
 
+                if (i % 64 == 0 && now() - start >= (double)max_seconds)
+                        break;
                 snprintf(tmp, sizeof(tmp), "f%06ld.new", i);
                 snprintf(name, sizeof(name), "f%06ld", i);
                 fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -101,7 +108,7 @@ int main(int argc, char **argv)
         }
         if (fsync(dfd) < 0)
                 return fail("fsync", argv[1]);
-        printf("%ld %.6f\n", count, now() - start);
+        printf("%ld %.6f\n", i, now() - start);
         free(buf);
         close(dfd);
         return 0;
