@@ -36,6 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+die() { echo "overlay.sh: $*" >&2; exit 111; }
+
 SMALLFILES=$SCRATCH/smallfiles
 cc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$SMALLFILES" "$TOP/bench/smallfiles.c"
 
@@ -46,7 +48,11 @@ mount -t tmpfs -o mode=0755 tmpfs "$SCRATCH/tmpfs"
 echo "ephemeral.tmpfs=none" >"$SCRATCH/cmdline"
 "$EPHEMERAL" mount --root "$R" --store "$STORE" --cmdline "$SCRATCH/cmdline" \
 	--config /dev/null 2>"$SCRATCH/mount.log" ||
-	{ cat "$SCRATCH/mount.log" >&2; echo "overlay.sh: ephemeral mount failed" >&2; exit 111; }
+	{ cat "$SCRATCH/mount.log" >&2; die "ephemeral mount failed"; }
+if ! mountpoint -q "$R/etc" || ! mountpoint -q "$R/var/log"; then
+	cat "$SCRATCH/mount.log" >&2
+	die "ephemeral mount did not mount both overlays"
+fi
 
 # /etc stays exactly as ephemeral mounted it. /var/log is remounted with the
 # options ephemeral recorded in its state file minus volatile, on a fresh upper
@@ -54,6 +60,7 @@ echo "ephemeral.tmpfs=none" >"$SCRATCH/cmdline"
 # is refused, and a fresh upper makes the kernel pick the same uuid= default).
 options_of() { awk -v p="path=$1" '$1 == "dir" && $2 == p { for (i = 3; i <= NF; i++) if ($i ~ /^options=/) print substr($i, 9) }' "$STORE/state"; }
 volatile_opts=$(options_of /var/log)
+[ -n "$volatile_opts" ] || die "no options for /var/log in $STORE/state"
 plain_opts=$(printf '%s\n' "$volatile_opts" | sed 's/,volatile\(,\|$\)/\1/')
 umount "$R/var/log"
 rm -rf "${STORE:?}/var-log/upper" "$STORE/var-log/work"
@@ -100,9 +107,11 @@ append() {
 		awk '{ printf "%.0f\n", $1 / 1024 }'
 }
 smallfiles() {
+	local out
 	mkdir "$1/small"
-	"$SMALLFILES" "$1/small" "$SMALL_FILES" "$SMALL_SIZE" "$SECONDS_PER_RUN" | awk '{ printf "%.0f\n", $1 / $2 }'
+	out=$("$SMALLFILES" "$1/small" "$SMALL_FILES" "$SMALL_SIZE" "$SECONDS_PER_RUN") || return
 	rm -rf "$1/small"
+	awk '{ printf "%.0f\n", $1 / $2 }' <<<"$out"
 }
 
 # median N...: the middle value (the lower middle one of an even count).
@@ -121,7 +130,8 @@ for w in "${workloads[@]}"; do
 	for ((round = 1; round <= ROUNDS; round++)); do
 		for t in "${targets[@]}"; do
 			sync # nothing of the previous run left to write back during this one
-			v=$("$w" "${dir_of[$t]}")
+			v=$("$w" "${dir_of[$t]}") || v=
+			[[ $v =~ ^[0-9]+$ ]] || die "$w on $t: no result"
 			runs[$w,$t]+=" $v"
 			printf '# round %d %-11s %-17s %10s %s\n' "$round" "$w" "$t" "$v" "${unit[$w]}" >&2
 		done
