@@ -137,6 +137,11 @@ static int mount_private(const struct state_dir *d, const char *scratch, bool re
         unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (readonly ? MS_RDONLY : 0);
         int r;
 
+        if (d->fsroot[0] != '/')
+                return log_errno(ENOENT,
+                                 "%s: cannot mount its filesystem: where the dir lies "
+                                 "inside it was not recorded",
+                                 label);
         if (d->uuid[0])
                 dev = blkid_evaluate_tag("UUID", d->uuid, NULL);
         else if (major(d->dev) != 0)

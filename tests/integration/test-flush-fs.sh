@@ -73,6 +73,10 @@ if [ "$(blkid -U "$UUID" 2>/dev/null)" = "$LOOPDEV" ]; then
 	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
 	assert_eq "unknown UUID: exit 111" 111 "$?"
 	assert_match "unknown UUID: says so" 'cannot find the filesystem with UUID 00000000-dead-beef' "$out"
+	write_state "$S" "$(state_line "$R" /etc etc | sed 's/fsroot=[^ ]*/fsroot=-/; s/dev=[^ ]*/dev=0:0/')"
+	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+	assert_eq "no fsroot recorded: exit 111" 111 "$?"
+	assert_match "no fsroot recorded: says so" 'inside it was not recorded' "$out"
 else
 	diag "blkid does not resolve loop device UUIDs here: mount-by-UUID case not run"
 fi
