@@ -223,6 +223,19 @@ static int mount_private(const struct state_dir *d, const char *scratch, bool re
         return 0;
 }
 
+int merge_target_detach(const char *root, const struct state_dir *d)
+{
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        char full[PATH_MAX];
+        int r = snprintf(full, sizeof(full), "%s%s", streq(root, "/") ? "" : root, d->path);
+
+        if (r < 0 || (size_t)r >= sizeof(full))
+                return log_errno(ENAMETOOLONG, "%s: path too long", d->path);
+        if (rootfd < 0)
+                return log_errno(errno, "cannot open the root %s", root);
+        return detach_overlays(rootfd, full, d->path, d->path);
+}
+
 int merge_target_open(const char *root, const struct state_dir *d, const char *scratch,
                       bool readonly, struct merge_target *t)
 {

@@ -206,8 +206,10 @@ check "socket: the rest merged" test -f "$E/besidesock"
 
 # --- discard mode: dropped, not merged; failed dirs: nothing to do ---
 rm -rf "$S/etc/upper" "$S/etc/work"
-mkdir -p "$R/srv"
-write_state "$S" "$(state_line "$R" /etc etc discard)" "$(state_line "$R" /srv srv persist failed)"
+mkdir -p "$R/srv" "$R/opt"
+mount -t tmpfs not-an-overlay "$R/opt"
+write_state "$S" "$(state_line "$R" /etc etc discard)" "$(state_line "$R" /srv srv persist failed)" \
+	"$(state_line "$R" /opt opt discard)"
 "$MANIFEST" "$E" >"$SCRATCH/before"
 overlay_up "$R" /etc "$S" etc
 printf 'throw away\n' >"$E/discarded"
@@ -218,6 +220,7 @@ check "discard: overlay detached" test ! -e "$E/discarded"
 same_manifest "discard: lower untouched" "$SCRATCH/before" "$SCRATCH/after"
 assert_match "discard: state says discarded" 'path=/etc .*status=discarded' "$(cat "$S/state")"
 assert_match "failed dir: nothing to do" '^/srv: nothing to do \(failed\)' "$out"
+check "discard: a mount that is not an overlay is left alone" mountpoint -q "$R/opt"
 
 # --- usage errors ---
 "$EPHEMERAL" flush --bogus >/dev/null 2>&1
