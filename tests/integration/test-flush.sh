@@ -222,6 +222,24 @@ assert_match "discard: state says discarded" 'path=/etc .*status=discarded' "$(c
 assert_match "failed dir: nothing to do" '^/srv: nothing to do \(failed\)' "$out"
 check "discard: a mount that is not an overlay is left alone" mountpoint -q "$R/opt"
 
+# --- a tree deeper than PATH_MAX (4096 bytes of path) ---
+rm -rf "$S/etc/upper" "$S/etc/work"
+write_state "$S" "$(state_line "$R" /etc etc)"
+long=$(printf 'x%.0s' $(seq 1 100))
+(cd "$E" && for _ in $(seq 1 60); do mkdir "$long" && cd "$long" || exit 1; done && printf 'old\n' >bottom) ||
+	not_ok "build a deep lower tree"
+overlay_up "$R" /etc "$S" etc
+(cd "$E" && for _ in $(seq 1 60); do cd "$long" || exit 1; done && printf 'new\n' >bottom && mkdir newdir &&
+	printf 'new too\n' >newdir/f)
+umount "$E"
+out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "deep tree: exit 0" 0 "$?"
+deep_out=$(cd "$E" && for _ in $(seq 1 60); do cd "$long" || exit 1; done && cat bottom newdir/f)
+assert_eq "deep tree: merged at depth 60 (6000+ byte paths)" "new
+new too" "$deep_out"
+rm -rf "${E:?}/$long" 2>/dev/null || (cd "$E" && for _ in $(seq 1 30); do cd "$long" || exit 1; done && rm -rf "$long")
+rm -rf "${E:?}/$long"
+
 # --- usage errors ---
 "$EPHEMERAL" flush --bogus >/dev/null 2>&1
 assert_eq "unknown option: exit 100" 100 "$?"
