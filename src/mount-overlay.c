@@ -8,11 +8,13 @@
  */
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "fsuuid.h"
 #include "log.h"
+#include "merge.h"
 #include "mount.h"
 #include "mountinfo.h"
 #include "util.h"
@@ -97,6 +99,25 @@ static int prepare_store_dirs(struct mount_ctx *ctx, const char *name, int lower
         return 0;
 }
 
+/* An interrupted flush (power cut at shutdown) leaves its marker and temporaries in
+ * the lower dir. They must not show up in the merged view: remove them now if the
+ * root is writable; otherwise the next flush removes them first (it checks the
+ * marker too), and until then they are only hidden dot files. */
+static void clean_flush_leftovers(int lowerfd, const char *path, const char *what)
+{
+        struct statvfs sv;
+
+        if (faccessat(lowerfd, MERGE_MARKER, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        if (fstatvfs(lowerfd, &sv) == 0 && (sv.f_flag & ST_RDONLY)) {
+                log_notice("%s: an interrupted flush left temporaries (%s*); the root is "
+                           "read-only here, so the next flush removes them",
+                           what, MERGE_TMP_PREFIX);
+                return;
+        }
+        (void)merge_cleanup(lowerfd, path); /* logs what it removed or why not */
+}
+
 static int do_mount(const char *target, const char *options, bool *used_volatile)
 {
         char withvol[1040];
@@ -145,6 +166,7 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
         if (lowerfd < 0)
                 return log_errno(lowerfd, "%s: cannot open %s", what, target);
         record_lower(d, target, lowerfd);
+        clean_flush_leftovers(lowerfd, o->path, what);
         r = prepare_store_dirs(ctx, name, lowerfd, what);
         if (r < 0)
                 return r;
