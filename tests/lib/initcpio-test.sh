@@ -71,7 +71,8 @@ make_scratch_tmpfs() {
 }
 cleanup_scratch() {
 	local l
-	umount -R -l "$SCRATCH" 2>/dev/null
+	cd / || return
+	umount -R "$SCRATCH" 2>/dev/null || umount -R -l "$SCRATCH" 2>/dev/null
 	for l in "${LOOPDEVS[@]}"; do losetup -d "$l" 2>/dev/null; done
 	rmdir "$SCRATCH"
 }
