@@ -60,12 +60,20 @@ in_private_mount_ns() {
 	fi
 }
 
+# umount_below DIR: lazily unmount every mount at or below DIR, deepest first.
+umount_below() {
+	local t
+	findmnt -rn -o TARGET | awk -v d="$1" 'index($0, d) == 1' | sort -r | while read -r t; do
+		umount -l "$(printf '%b' "$t")" 2>/dev/null
+	done
+}
+
 # make_scratch: sets SCRATCH to a fresh directory on a disk-backed filesystem
 # (under build/, so overlayfs accepts it as a lower layer), removed at exit.
 make_scratch() {
 	mkdir -p "$TOP/build/scratch"
 	SCRATCH=$(mktemp -d "$TOP/build/scratch/test.XXXXXX")
-	trap 'umount -R -l "$SCRATCH" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+	trap 'umount_below "$SCRATCH"; rm -rf "$SCRATCH"' EXIT
 }
 
 # finish: the exit status of the test program.
