@@ -37,7 +37,8 @@ step() {
 	fi
 }
 
-# boot NAME CMDLINE HOOK...: a fresh root filesystem and image, then /init.
+# boot NAME CMDLINE HOOK...: a fresh root filesystem and image, then /init (after
+# running $PREBOOT, if set, on the built image).
 # Sets BR (image tree), DEV (root device); boot log in $SCRATCH/NAME.boot.
 boot() {
 	local name=$1 cmdline=$2 src=$SCRATCH/$1.rootsrc
@@ -53,6 +54,7 @@ boot() {
 	bash -c '. "$TOP/tests/lib/mkinitcpio-standin.sh"; standin_build "$@"' _ "$BR" "$@" \
 		>"$SCRATCH/$name.build" 2>&1 || { cat "$SCRATCH/$name.build"; return 1; }
 	echo "root=$DEV ro $cmdline" >"$BR/standin.cmdline"
+	[ -z "${PREBOOT:-}" ] || eval "$PREBOOT"
 	chroot "$BR" /init >"$SCRATCH/$name.boot" 2>&1 || { cat "$SCRATCH/$name.boot"; return 1; }
 	sed 's/^/# boot: /' "$SCRATCH/$name.boot" >&3
 }
@@ -176,5 +178,27 @@ if step "off: boot (ephemeral=off)" boot off 'quiet ephemeral=off' base ephemera
 	check "off: /run/initramfs/shutdown is the 'shutdown' hook's own" cmp "$FIXTURES/shutdown-stub" "$BR/run/initramfs/shutdown"
 	check "off: not wrapped" test ! -e "$BR/run/initramfs/shutdown.orig"
 fi
+
+# --- bad settings: reported, skipped, the boot goes on with the rest
+if step "bad: boot (ephemeral.dirs=relative,/etc)" boot bad 'ephemeral.dirs=relative,/etc' base ephemeral; then
+	log=$(cat "$SCRATCH/bad.boot")
+	assert_match "bad: the bad entry is named" 'relative' "$log"
+	assert_match "bad: the hook says settings were skipped" 'ERROR: ephemeral: bad settings were skipped' "$log"
+	assert_match "bad: /init went all the way to switch_root" '^standin-init: switch_root' "$log"
+	assert_eq "bad: /etc is still an overlay" overlay "$(findmnt -n -o FSTYPE --mountpoint "$BR/new_root/etc")"
+	check "bad: shutdown is still set up" cmp "$SCRATCH/lib/ephemeral-shutdown" "$BR/run/initramfs/shutdown"
+fi
+
+# --- the binary cannot run at all: a clear message, and the boot goes on
+# shellcheck disable=SC2016 # expanded by boot()
+PREBOOT='rm "$BR$BINDIR/ephemeral"'
+if step "broken: boot without the binary in the image" boot broken quiet base ephemeral; then
+	log=$(cat "$SCRATCH/broken.boot")
+	assert_match "broken: the hook says mounting failed" 'ERROR: ephemeral: mounting the RAM overlays failed' "$log"
+	assert_match "broken: /init went all the way to switch_root" '^standin-init: switch_root' "$log"
+	assert_eq "broken: /etc is the plain root" ext4 "$(findmnt -n -o FSTYPE --target "$BR/new_root/etc")"
+	check "broken: shutdown is not wrapped" test ! -e "$BR/run/initramfs/shutdown"
+fi
+unset PREBOOT
 
 finish
