@@ -66,8 +66,7 @@ static bool wanted(const struct diff_ctx *ctx, const char *rel)
                 return true;
         snprintf(full, sizeof(full), "%s/%s", ctx->dir->path, rel);
         for (unsigned i = 0; i < ctx->n_filters; i++) {
-                const char *rest = startswith(full, ctx->filters[i]);
-                if (rest && (*rest == '\0' || *rest == '/'))
+                if (path_is_under(full, ctx->filters[i]))
                         return true;
         }
         return false;
@@ -150,8 +149,7 @@ static void help(void)
 static int dir_of(const struct state *s, const char *f)
 {
         for (unsigned i = 0; i < s->n_dirs; i++) {
-                const char *rest = startswith(f, s->dirs[i].path);
-                if (rest && (*rest == '\0' || *rest == '/'))
+                if (path_is_under(f, s->dirs[i].path))
                         return (int)i;
         }
         return -1;

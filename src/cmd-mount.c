@@ -29,6 +29,9 @@
 /* Each kind of mount is one step in its own file; they run in this order. */
 static const mount_step_fn steps[] = {
     mount_overlays,
+    mount_keep_prepare,
+    mount_tmpfs_dirs,
+    mount_keep_bind,
 };
 
 /* Paths end up inside mount option strings: refuse what those cannot carry. */
@@ -177,16 +180,16 @@ static int run(struct mount_ctx *ctx, const char *root, const char *store)
                 return log_errno(errno, "cannot open root %s", ctx->root);
         config_check_dirs_in_root(&ctx->cfg, ctx->rootfd);
         ctx->n_bad = ctx->cfg.n_errors;
-        r = modload_filesystem("overlay", NULL);
+        /* Without overlayfs or the store, the overlay step counts its dirs as
+         * failed; the tmpfs and keep steps still run. */
+        r = ctx->cfg.n_dirs > 0 ? modload_filesystem("overlay", NULL) : 0;
         if (r == -ENOENT)
-                return log_errno(r, "cannot load overlayfs: %s", modload_missing_hint());
-        if (r < 0)
-                return log_errno(r, "cannot load the overlay kernel module");
-        if (ctx->cfg.n_dirs > 0) {
-                r = mount_store(ctx, store);
-                if (r < 0)
-                        return r;
-        }
+                log_errno(r, "cannot load overlayfs: %s", modload_missing_hint());
+        else if (r < 0)
+                log_errno(r, "cannot load the overlay kernel module");
+        else if (ctx->cfg.n_dirs > 0 && mount_store(ctx, store) < 0)
+                /* no state, no flush: overlays would lose their changes */
+                ctx->storefd = safe_close(ctx->storefd);
         for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
                 steps[i](ctx);
         return 0;
@@ -238,17 +241,21 @@ int cmd_mount(int argc, char *argv[])
                 return EXIT_SYSTEM;
         }
         ctx->rootfd = ctx->storefd = -EBADF;
+        for (size_t i = 0; i < ARRAY_SIZE(ctx->keep_src); i++)
+                ctx->keep_src[i] = -EBADF;
         ctx->ram = config_ram_bytes();
         (void)log_open_kmsg(); /* early boot: make every line reach the console */
         snprintf(ctx->root, sizeof(ctx->root), "%s", root);
         read_config(ctx, config, cmdline, explicit_config);
         if (!ctx->cfg.enabled) {
-                log_info("disabled (ephemeral=off): nothing mounted");
+                log_notice("disabled (ephemeral=off): nothing mounted");
                 return EXIT_OK;
         }
         r = run(ctx, root, store);
         safe_close(ctx->rootfd);
         safe_close(ctx->storefd);
+        for (size_t i = 0; i < ARRAY_SIZE(ctx->keep_src); i++)
+                safe_close(ctx->keep_src[i]);
         if (r < 0)
                 return EXIT_SYSTEM;
         if (ctx->n_failed > 0)

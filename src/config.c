@@ -73,12 +73,6 @@ static bool path_char_ok(unsigned char ch)
         return isalnum(ch) || ch >= 0x80 || strchr("/._-+@~%", ch);
 }
 
-static bool under(const char *path, const char *prefix)
-{
-        const char *rest = startswith(path, prefix);
-        return rest && (*rest == '\0' || *rest == '/');
-}
-
 int config_check_path(const char *path, char *out, unsigned outlen, const char **why)
 {
         static const char *const forbidden[] = {"/proc", "/sys", "/dev", "/run", "/boot"};
@@ -120,7 +114,7 @@ int config_check_path(const char *path, char *out, unsigned outlen, const char *
                 return *why = "'/' itself cannot be used", -EINVAL;
         out[o] = '\0';
         for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
-                if (under(out, forbidden[i]))
+                if (path_is_under(out, forbidden[i]))
                         return *why = "/proc, /sys, /dev, /run and /boot (and anything "
                                       "below them) cannot be used",
                                -EINVAL;
@@ -257,11 +251,19 @@ static void for_each_item(const char *value, void (*fn)(struct item *it, void *u
         struct item it;
 
         for (;;) {
-                const char *end = strchrnul(p, ',');
-                size_t n = (size_t)(end - p);
+                const char *end = strchrnul(p, ','), *q = p;
+                size_t n;
+
+                /* "dirs = /etc, /var/log" in the file: blanks around items are
+                 * not part of them */
+                while (q < end && (*q == ' ' || *q == '\t'))
+                        q++;
+                n = (size_t)(end - q);
+                while (n > 0 && (q[n - 1] == ' ' || q[n - 1] == '\t'))
+                        n--;
                 if (n >= sizeof(it.text))
                         n = sizeof(it.text) - 1;
-                memcpy(it.text, p, n);
+                memcpy(it.text, q, n);
                 it.text[n] = '\0';
                 it.len = n;
                 fn(&it, userdata);
@@ -276,7 +278,7 @@ static const char *path_conflict(const char *a, const char *b)
 {
         if (streq(a, b))
                 return "listed twice";
-        if (under(a, b) || under(b, a))
+        if (path_is_under(a, b) || path_is_under(b, a))
                 return "nested in another entry of the same list";
         return NULL;
 }
@@ -511,6 +513,18 @@ static int set_list(struct config *c, const char *key, const char *value, const 
         return ctx->bad ? -EINVAL : 0;
 }
 
+static bool known_key(const char *key)
+{
+        static const char *const keys[] = {"",          "dirs",          "tmpfs",         "keep",
+                                           "userkeep",  "size",          "usercache",     "persist",
+                                           "sweep.age", "sweep.protect", "sweep.interval"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+                if (streq(key, keys[i]))
+                        return true;
+        return false;
+}
+
 int config_set(struct config *c, const char *key, const char *value, const char *origin)
 {
         static const char *const lists[] = {"dirs", "tmpfs", "keep", "userkeep", "sweep.protect"};
@@ -519,6 +533,12 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                 key = "";
         if (!origin)
                 origin = "?";
+        if (!known_key(key)) {
+                char buf[640];
+                log_warning("%s: unknown key 'ephemeral.%s' ignored", origin,
+                            shown(key, strlen(key), buf, sizeof(buf)));
+                return -ENOENT;
+        }
         if (!value || *value == '\0') {
                 report_bad(c, origin, key, "", 0, "empty value (lists take 'none' to be emptied)");
                 return -EINVAL;
@@ -540,7 +560,8 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                 return set_number(c, &c->sweep_interval_sec, key, value, origin, 86400);
         if (streq(key, "sweep.age"))
                 return set_number(c, &c->sweep_age_min, key, value, origin, 525600);
-        if (streq(key, "persist")) {
+        /* persist */
+        {
                 char out[PATH_MAX];
                 const char *why;
                 if (config_check_path(value, out, sizeof(out), &why) < 0) {
@@ -550,12 +571,6 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                 snprintf(c->persist, sizeof(c->persist), "%s", out);
                 return 0;
         }
-        {
-                char buf[640];
-                log_warning("%s: unknown key 'ephemeral.%s' ignored", origin,
-                            shown(key, strlen(key), buf, sizeof(buf)));
-        }
-        return -ENOENT;
 }
 
 static char *strip(char *s)

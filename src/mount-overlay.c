@@ -29,7 +29,7 @@ static struct state_dir *record_for(struct state *s, const char *path)
         if (s->n_dirs >= CONFIG_MAX_DIRS)
                 return NULL;
         memset(&s->dirs[s->n_dirs], 0, sizeof(s->dirs[0]));
-        snprintf(s->dirs[s->n_dirs].path, sizeof(s->dirs[0].path), "%s", path);
+        memcpy(s->dirs[s->n_dirs].path, path, strlen(path) + 1); /* both PATH_MAX */
         s->dirs[s->n_dirs].status = STATE_FAILED;
         return &s->dirs[s->n_dirs++];
 }
@@ -65,9 +65,9 @@ static void record_lower(struct state_dir *d, const char *target, int lowerfd)
         if (mountinfo_fs_path(e, target, d->fsroot, sizeof(d->fsroot)) < 0)
                 d->fsroot[0] = '\0';
         if (fsuuid_get(d->dev, e->source, d->uuid, sizeof(d->uuid)) < 0)
-                log_info("%s: no filesystem UUID found for %s (dev %u:%u); flush will use the "
-                         "path",
-                         target, e->source, major(d->dev), minor(d->dev));
+                log_debug("%s: no filesystem UUID found for %s (dev %u:%u); flush will use the "
+                          "path",
+                          target, e->source, major(d->dev), minor(d->dev));
 }
 
 /* Creates <store>/<name>/{upper,work}; a new upper gets the lower's identity. */
@@ -158,8 +158,8 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
                 return log_errno(r, "%s: cannot mount overlayfs on %s (%s)", what, target, options);
         snprintf(d->options, sizeof(d->options), "%s%s", options, vol ? ",volatile" : "");
         d->status = STATE_MOUNTED;
-        log_info("%s: mounted (%s, upper in %s/%s)", what, dir_mode_to_string(o->mode), ctx->store,
-                 name);
+        log_notice("%s: mounted (%s, upper in %s/%s)", what, dir_mode_to_string(o->mode),
+                   ctx->store, name);
         return 0;
 }
 
@@ -194,6 +194,7 @@ void mount_overlays(struct mount_ctx *ctx)
                 if (mount_hidden_by_fstab(ctx, o->path, "ephemeral.dirs"))
                         continue;
                 if (ctx->storefd < 0) {
+                        log_error("overlay %s: not mounted (no store, see above)", o->path);
                         ctx->n_failed++;
                         continue;
                 }

@@ -24,11 +24,17 @@ struct mount_ctx {
         uint64_t ram;       /* bytes, for percentage sizes */
         unsigned n_bad;     /* entries skipped because of the configuration */
         unsigned n_failed;  /* mounts that failed */
+        /* keep entries: what mount_keep_prepare chose to bind (fd of the source
+         * directory, opened before a tmpfs could hide it), -EBADF: skip it. */
+        int keep_src[CONFIG_MAX_DIRS];
 };
 
 /* A step: mounts one kind of thing for every configured entry. */
 typedef void (*mount_step_fn)(struct mount_ctx *ctx);
-void mount_overlays(struct mount_ctx *ctx);
+void mount_overlays(struct mount_ctx *ctx);     /* mount-overlay.c */
+void mount_keep_prepare(struct mount_ctx *ctx); /* mount-keep.c: before the tmpfs hide the lower */
+void mount_tmpfs_dirs(struct mount_ctx *ctx);   /* mount-tmpfs.c */
+void mount_keep_bind(struct mount_ctx *ctx);    /* mount-keep.c */
 
 /* <root><path> into out (path absolute). Returns 0 or -ENAMETOOLONG. */
 int mount_target(const struct mount_ctx *ctx, const char *path, char *out, size_t outlen);

@@ -64,18 +64,6 @@ static int parse_line(char *line, struct mount_entry *e)
         return 0;
 }
 
-/* Length of the mount point when it is path or a parent of it, else -1. */
-static ssize_t prefix_len(const char *target, const char *path)
-{
-        size_t n = strlen(target);
-
-        if (streq(target, "/"))
-                return 1;
-        if (strncmp(target, path, n) == 0 && (path[n] == '\0' || path[n] == '/'))
-                return (ssize_t)n;
-        return -1;
-}
-
 /* Scans the table; exact: mount point == path, else longest prefix. */
 static int find(const char *path, bool exact, struct mount_entry *ret)
 {
@@ -99,7 +87,7 @@ static int find(const char *path, bool exact, struct mount_entry *ret)
                 if (exact)
                         n = streq(e->target, path) ? 1 : -1;
                 else
-                        n = prefix_len(e->target, path);
+                        n = path_is_under(path, e->target) ? (ssize_t)strlen(e->target) : -1;
                 /* ">=": of mounts stacked on one point, the later one is on top. */
                 if (n >= 0 && n >= best) {
                         best = n;

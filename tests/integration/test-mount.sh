@@ -3,6 +3,7 @@
 # the overlays with their options, the upper root's identity, the state record,
 # idempotency, ephemeral=off, bad entries (reported, skipped, exit 100), a dir an
 # fstab mount would hide, a failed mount (exit 111) and the config file.
+# shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 need_root
 in_private_mount_ns "$@"
@@ -10,7 +11,8 @@ make_scratch
 
 # mkroot DIR: a small root tree; /etc owned 12:34 mode 0751 with two xattrs.
 mkroot() {
-	mkdir -p "$1/etc" "$1/var/log" "$1/srv/real"
+	mkdir -p "$1/etc" "$1/var/log" "$1/srv/real" "$1/tmp" "$1/var/tmp" "$1/var/cache"
+	chmod 1777 "$1/tmp" "$1/var/tmp"
 	echo original >"$1/etc/hostname"
 	echo 'root:x:0:0::/root:/bin/sh' >"$1/etc/passwd"
 	echo boot >"$1/var/log/old.log"
@@ -104,6 +106,7 @@ assert_eq "bad entries: exit 100" 100 "$RC"
 for bad in "'relative' skipped: not an absolute path" "'/proc' skipped" "'/missing' skipped: does not exist" \
 	"'/etc/../x' skipped" "'/srv/link' skipped: is a symlink" "'/' skipped" "'/etc' skipped: listed twice" \
 	"'/srv/real:bogus' skipped: unknown mode" "ephemeral.size: 'lots' skipped" "unknown key 'ephemeral.frobnicate'"; do
+	# shellcheck disable=SC2016 # a sed script, not a shell expression
 	assert_match "reported: $bad" "$(printf '%s' "$bad" | sed 's/[].[*^$()+?{|\\]/\\&/g')" "$OUT"
 done
 assert_eq "bad entries: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R3/etc")"
@@ -144,6 +147,38 @@ assert_eq "config file: exit 0" 0 "$RC"
 assert_eq "config file: /etc not mounted" 0 "$(mounts_at "$R6/etc")"
 assert_match "config file: /var/log in discard mode" '^dir path=/var/log name=var-log mode=discard status=mounted' "$(cat "$S6/state")"
 assert_match "config file: size" 'size=32768k' "$(findmnt -n -o OPTIONS --mountpoint "$S6")"
+
+# A real filesystem image as the root, mounted read-only as initramfs often do:
+# the state records its UUID (libblkid) and the dir's path inside it.
+R7=$SCRATCH/root7 S7=$SCRATCH/store7 uuid=0b5d2a4c-1111-2222-3333-444455556666
+mkdir -p "$R7" "$SCRATCH/img-src/etc" "$SCRATCH/img-src/tmp" "$SCRATCH/img-src/var/tmp" "$SCRATCH/img-src/var/cache"
+echo img >"$SCRATCH/img-src/etc/hostname"
+truncate -s 16M "$SCRATCH/root.img"
+if mkfs.ext4 -q -U "$uuid" -d "$SCRATCH/img-src" "$SCRATCH/root.img" && mount -o loop,ro "$SCRATCH/root.img" "$R7"; then
+	run_mount "$R7" "$S7" "ephemeral.dirs=/etc"
+	assert_eq "read-only image root: exit 0" 0 "$RC"
+	assert_match "image root: UUID and path inside the fs recorded" \
+		"^dir path=/etc name=etc mode=persist status=mounted uuid=$uuid fstype=ext4 fsroot=/etc dev=7:[0-9]+ " "$(cat "$S7/state")"
+	echo changed >"$R7/etc/hostname"
+	assert_eq "read-only lower: writes go to RAM" changed "$(cat "$R7/etc/hostname")"
+else
+	not_ok "cannot build or loop-mount an ext4 image"
+fi
+
+# Without --config (and no /etc/ephemeral.conf in the image), the root's own
+# /etc/ephemeral.conf is read.
+if [ ! -e /etc/ephemeral.conf ]; then
+	R8=$SCRATCH/root8 S8=$SCRATCH/store8
+	mkroot "$R8"
+	printf 'dirs = /var/log\n' >"$R8/etc/ephemeral.conf"
+	echo quiet >"$SCRATCH/cmdline8"
+	"$EPHEMERAL" mount --root "$R8" --store "$S8" --cmdline "$SCRATCH/cmdline8" >/dev/null 2>&1
+	assert_eq "root's config file: exit 0" 0 "$?"
+	assert_eq "root's config file: /etc not overlaid" 0 "$(mounts_at "$R8/etc")"
+	assert_eq "root's config file: /var/log overlaid" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R8/var/log")"
+else
+	ok "# skip: this machine has an /etc/ephemeral.conf"
+fi
 
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null

@@ -60,11 +60,17 @@ in_private_mount_ns() {
 	fi
 }
 
-# umount_below DIR: lazily unmount every mount at or below DIR, deepest first.
+# umount_below DIR: lazily unmount every mount at or below DIR, deepest first,
+# in passes (a mount hidden under another one becomes reachable in the next pass).
 umount_below() {
-	local t
-	findmnt -rn -o TARGET | awk -v d="$1" 'index($0, d) == 1' | sort -r | while read -r t; do
-		umount -l "$(printf '%b' "$t")" 2>/dev/null
+	local t pass=0 targets
+	while [ $pass -lt 10 ]; do
+		targets=$(findmnt -rn -o TARGET | awk -v d="$1" 'index($0, d) == 1' | sort -r)
+		[ -n "$targets" ] || return 0
+		while read -r t; do
+			umount -l "$(printf '%b' "$t")" 2>/dev/null
+		done <<<"$targets"
+		pass=$((pass + 1))
 	done
 }
 
