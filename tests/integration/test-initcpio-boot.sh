@@ -179,6 +179,17 @@ if step "off: boot (ephemeral=off)" boot off 'quiet ephemeral=off' base ephemera
 	check "off: not wrapped" test ! -e "$BR/run/initramfs/shutdown.orig"
 fi
 
+# --- the flush fails (unreadable state): said clearly, and the shutdown goes on
+if step "flushfail: boot" boot flushfail quiet base ephemeral shutdown; then
+	check "flushfail: the system writes through the overlays" use_system
+	echo garbage >"$BR/run/initramfs/ephemeral/state"
+	step "flushfail: shutdown pivot" pivot
+	run_shutdown reboot
+	assert_match "flushfail: the failure is reported" 'merging the RAM overlays down to the disk failed' \
+		"$(cat "$SCRATCH/shutdown.out")"
+	assert_match "flushfail: the original /shutdown still runs, same argv" '^argv=reboot$' "$(cat "$S/shutdown.record" 2>&1)"
+fi
+
 # --- bad settings: reported, skipped, the boot goes on with the rest
 if step "bad: boot (ephemeral.dirs=relative,/etc)" boot bad 'ephemeral.dirs=relative,/etc' base ephemeral; then
 	log=$(cat "$SCRATCH/bad.boot")
