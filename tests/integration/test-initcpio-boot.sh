@@ -179,6 +179,34 @@ if step "off: boot (ephemeral=off)" boot off 'quiet ephemeral=off' base ephemera
 	check "off: not wrapped" test ! -e "$BR/run/initramfs/shutdown.orig"
 fi
 
+# --- systemd image: the sd-shutdown ramfs that mkinitcpio-generate-shutdown-ramfs.service
+# builds with our hook appended (its /shutdown.orig, systemd-shutdown, is replaced by
+# the stub). Booted through the busybox hook (systemd cannot run here); systemd-shutdown
+# moves /run into the ramfs, so the store is at /run/initramfs/ephemeral there.
+if step "sd: boot" boot sd quiet base ephemeral; then
+	T=$SCRATCH/sd.shutdown-ramfs
+	# shellcheck disable=SC2016
+	step "sd: the shutdown ramfs builds (HOOKS=(sd-shutdown ephemeral), -k none)" \
+		env KERNELVERSION=none bash -c '. "$TOP/tests/lib/mkinitcpio-standin.sh"; standin_build "$@"' _ "$T" sd-shutdown ephemeral
+	cp "$FIXTURES/shutdown-stub" "$T/shutdown.orig"
+	# the stub's tools (the wrapper itself needs nothing but the shell)
+	for a in awk cat; do ln -s busybox "$T/usr/bin/$a"; done
+	check "sd: the system writes through the overlays" use_system
+	S=$T
+	# shellcheck disable=SC2016
+	step "sd: shutdown pivot" eval 'mkdir -p "$T/oldroot" && mount --move "$BR/new_root" "$T/oldroot" &&
+		mount -t proc proc "$T/proc" && mount -t devtmpfs dev "$T/dev" && mount -t sysfs sys "$T/sys" &&
+		mount --rbind "$BR/run" "$T/run"'
+	# shellcheck disable=SC2016
+	check "sd: /shutdown poweroff runs" chroot "$T" /usr/bin/sh -c 'echo $$ >/wrapper.pid; exec /shutdown poweroff'
+	rec=$(cat "$T/shutdown.record" 2>&1)
+	assert_match "sd: the next stage ran with the same argv" '^argv=poweroff$' "$rec"
+	assert_eq "sd: ... as the same process" "pid=$(cat "$T/wrapper.pid")" "$(echo "$rec" | grep '^pid=')"
+	assert_eq "sd: ... after the flush merged /etc" "hostname=new-host" "$(echo "$rec" | grep '^hostname=')"
+	umount -R "$T/run"
+	check_disk sd
+fi
+
 # --- the flush fails (unreadable state): said clearly, and the shutdown goes on
 if step "flushfail: boot" boot flushfail quiet base ephemeral shutdown; then
 	check "flushfail: the system writes through the overlays" use_system
