@@ -8,7 +8,9 @@
 # the overlays) and systemd-shutdown's pivot (old root moved to
 # /run/initramfs/oldroot, exec /shutdown VERB ... in a chroot there) and checks the
 # disk. Variants: the 'shutdown' hook after and before ours in HOOKS (we wrap its
-# /shutdown), no 'shutdown' hook (we provide the shutdown ramfs), ephemeral=off.
+# /shutdown), no 'shutdown' hook (we provide the shutdown ramfs), the sd-shutdown ramfs
+# of systemd images, a failing flush (the shutdown goes on), ephemeral=off, bad
+# settings and a missing binary (the boot goes on).
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 # shellcheck source=tests/lib/initcpio-test.sh
