@@ -180,6 +180,23 @@ else
 	ok "# skip: this machine has an /etc/ephemeral.conf"
 fi
 
+# A root whose path inside its filesystem has a space (a bind-mounted root, a
+# subvolume with a space in its name): the state must stay readable, since flush,
+# status and diff depend on it.
+R9=$SCRATCH/root9 S9=$SCRATCH/store9
+mkroot "$SCRATCH/a root"
+mkdir -p "$R9"
+mount --bind "$SCRATCH/a root" "$R9"
+run_mount "$R9" "$S9" "ephemeral.dirs=/etc ephemeral.tmpfs=none"
+assert_eq "space in the fs path: mount exits 0" 0 "$RC"
+[ "$RC" = 0 ] || diag "$OUT"
+check "space in the fs path: status reads the state" "$EPHEMERAL" status --root "$R9" --store "$S9"
+run_mount "$R9" "$S9" "ephemeral.dirs=/etc ephemeral.tmpfs=none"
+if printf '%s\n' "$OUT" | grep -q malformed; then
+	not_ok "space in the fs path: a second run finds the state intact"
+	diag "$OUT"
+else ok "space in the fs path: a second run finds the state intact"; fi
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish
