@@ -65,6 +65,24 @@ int state_status_from_string(const char *s, enum state_status *ret)
         return -EINVAL;
 }
 
+bool state_value_ok(const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+                if (*p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool dir_values_ok(const struct state_dir *d)
+{
+        const char *const v[] = {d->path, d->name, d->uuid, d->fstype, d->fsroot, d->options};
+
+        for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+                if (!state_value_ok(v[i]))
+                        return false;
+        return true;
+}
+
 static const char *or_dash(const char *s)
 {
         return *s ? s : "-";
@@ -82,13 +100,18 @@ int state_write(int storefd, const struct state *s)
                                 STATE_VERSION, s->cap);
         for (unsigned i = 0; i < s->n_dirs && i < CONFIG_MAX_DIRS; i++) {
                 const struct state_dir *d = &s->dirs[i];
-                int n = snprintf(buf + len, cap - len,
-                                 "dir path=%s name=%s mode=%s status=%s uuid=%s fstype=%s "
-                                 "fsroot=%s dev=%u:%u options=%s\n",
-                                 d->path, d->name, dir_mode_to_string(d->mode),
-                                 state_status_to_string(d->status), or_dash(d->uuid),
-                                 or_dash(d->fstype), or_dash(d->fsroot), major(d->dev),
-                                 minor(d->dev), or_dash(d->options));
+                int n;
+
+                /* a file that cannot be read back would lose every record */
+                if (!dir_values_ok(d))
+                        return -EINVAL;
+                n = snprintf(buf + len, cap - len,
+                             "dir path=%s name=%s mode=%s status=%s uuid=%s fstype=%s "
+                             "fsroot=%s dev=%u:%u options=%s\n",
+                             d->path, d->name, dir_mode_to_string(d->mode),
+                             state_status_to_string(d->status), or_dash(d->uuid),
+                             or_dash(d->fstype), or_dash(d->fsroot), major(d->dev), minor(d->dev),
+                             or_dash(d->options));
                 if (n < 0 || (size_t)n >= cap - len)
                         return -E2BIG;
                 len += (size_t)n;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -57,8 +58,12 @@ int state_dir_name(const char *path, char *out, size_t outlen);
 
 /* Read <storefd>/state. -ENOENT when there is none; -EBADMSG on a malformed file. */
 int state_read(int storefd, struct state *ret);
-/* Write it atomically (temporary + rename + fsync). */
+/* Write it atomically (temporary + rename + fsync). -EINVAL, and the old file
+ * left as it was, when a value cannot be carried by the format (see below). */
 int state_write(int storefd, const struct state *s);
+
+/* Can s be a field value: no space, no control character (those split records)? */
+bool state_value_ok(const char *s);
 
 const char *dir_mode_to_string(enum dir_mode m);
 int dir_mode_from_string(const char *s, enum dir_mode *ret);

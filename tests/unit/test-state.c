@@ -120,6 +120,43 @@ TEST(round_trip)
         cleanup(fd);
 }
 
+/* A value the format cannot carry (a space, a line break) is never written: the
+ * file would become unreadable, and with it every record flush relies on. */
+TEST(unsafe_values)
+{
+        int fd = tmpdir();
+        static struct state s, r;
+        static const char *const unsafe[] = {"/a root/etc", "/a\nb", "/tab\there", ""};
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_TRUE(state_value_ok("/@/etc"));
+        ASSERT_TRUE(state_value_ok(""));
+        ASSERT_TRUE(state_value_ok("/caf\xc3\xa9"));
+        for (size_t i = 0; i + 1 < ARRAY_SIZE(unsafe); i++)
+                ASSERT_FALSE(state_value_ok(unsafe[i]));
+        memset(&s, 0, sizeof(s));
+        s.n_dirs = 1;
+        snprintf(s.dirs[0].path, sizeof(s.dirs[0].path), "/etc");
+        snprintf(s.dirs[0].name, sizeof(s.dirs[0].name), "etc");
+        ASSERT_EQ(state_write(fd, &s), 0);
+        for (size_t i = 0; i + 1 < ARRAY_SIZE(unsafe); i++) {
+                snprintf(s.dirs[0].fsroot, sizeof(s.dirs[0].fsroot), "%s", unsafe[i]);
+                ASSERT_EQ(state_write(fd, &s), -EINVAL);
+                s.dirs[0].fsroot[0] = '\0';
+                snprintf(s.dirs[0].uuid, sizeof(s.dirs[0].uuid), "%s", unsafe[i]);
+                ASSERT_EQ(state_write(fd, &s), -EINVAL);
+                s.dirs[0].uuid[0] = '\0';
+                snprintf(s.dirs[0].options, sizeof(s.dirs[0].options), "%s", unsafe[i]);
+                ASSERT_EQ(state_write(fd, &s), -EINVAL);
+                s.dirs[0].options[0] = '\0';
+        }
+        /* the last good file is still there and readable */
+        ASSERT_EQ(state_read(fd, &r), 0);
+        ASSERT_EQ(r.n_dirs, 1);
+        ASSERT_STREQ(r.dirs[0].fsroot, "");
+        cleanup(fd);
+}
+
 TEST(tolerant)
 {
         int fd = tmpdir();
