@@ -121,6 +121,25 @@ TEST(check_path)
         ASSERT_EQ(config_check_path("/a", out, 2, &why), -EINVAL);
 }
 
+/* diff filters: normalised like config paths, but any byte is fine in a name. */
+TEST(normalize_path)
+{
+        char out[PATH_MAX];
+        const char *why;
+
+        ASSERT_EQ(config_normalize_path("//etc//My Wifi,5:GHz/", out, sizeof(out), &why), 0);
+        ASSERT_STREQ(out, "/etc/My Wifi,5:GHz");
+        ASSERT_EQ(config_normalize_path("///", out, sizeof(out), &why), 0);
+        ASSERT_STREQ(out, "/");
+        ASSERT_EQ(config_normalize_path("/run/x", out, sizeof(out), &why), 0);
+        ASSERT_EQ(config_normalize_path("etc", out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("", out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path(NULL, out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("/etc/../x", out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("/a", out, 2, &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("/", out, 1, &why), -EINVAL);
+}
+
 TEST(cmdline_dirs)
 {
         fresh();
