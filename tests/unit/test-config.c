@@ -316,6 +316,22 @@ TEST(file)
         ASSERT_EQ(config_parse_file(&c, "/"), -EISDIR);
 }
 
+/* A UTF-8 byte order mark (some editors write one) is not part of the first key:
+ * otherwise "dirs" is reported as an unknown key, which looks like a parser bug. */
+TEST(file_bom)
+{
+        char *p;
+
+        fresh();
+        p = write_tmp("\xef\xbb\xbf"
+                      "dirs = /srv\n");
+        ASSERT_TRUE(p != NULL);
+        ASSERT_EQ(config_parse_file(&c, p), 0);
+        unlink(p);
+        ASSERT_EQ(c.n_dirs, 1);
+        ASSERT_STREQ(c.dirs[0].path, "/srv");
+}
+
 TEST(file_then_cmdline)
 {
         char *p;
