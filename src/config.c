@@ -659,7 +659,10 @@ int config_parse_file(struct config *c, const char *path)
         for (size_t i = 0; i < len; i++)
                 if (buf[i] == '\0')
                         buf[i] = '\n';
-        for (p = buf; p && *p;) {
+        p = buf;
+        if (startswith(p, "\xef\xbb\xbf"))
+                p += 3; /* a UTF-8 byte order mark, written by some editors */
+        for (; p && *p;) {
                 char *nl = strchr(p, '\n');
                 if (nl)
                         *nl = '\0';
