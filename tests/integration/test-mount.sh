@@ -197,6 +197,18 @@ if printf '%s\n' "$OUT" | grep -q malformed; then
 	diag "$OUT"
 else ok "space in the fs path: a second run finds the state intact"; fi
 
+# An earlier run that stopped between creating the upper and giving it the
+# lower's identity (killed by a hook timeout, say) left an empty upper owned by
+# root, mode 0700: the next run must not mount /etc with that root, or no user
+# can read /etc/passwd any more.
+R10=$SCRATCH/root10 S10=$SCRATCH/store10
+mkroot "$R10"
+run_mount "$R10" "$S10" "ephemeral.dirs=/var/log ephemeral.tmpfs=none"
+mkdir -m 0700 "$S10/etc" "$S10/etc/upper" "$S10/etc/work"
+run_mount "$R10" "$S10" "ephemeral.dirs=/etc,/var/log ephemeral.tmpfs=none"
+assert_eq "interrupted run: exit 0" 0 "$RC"
+assert_eq "interrupted run: merged /etc has the lower's owner and mode" "12:34 751" "$(stat -c '%u:%g %a' "$R10/etc")"
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish
