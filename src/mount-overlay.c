@@ -82,6 +82,27 @@ static void record_lower(struct state_dir *d, const char *target, int lowerfd)
                           target, e->source, major(d->dev), minor(d->dev));
 }
 
+/* Is the directory at fd empty? (false when it cannot be read) */
+static bool dir_empty(int fd)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int dup_fd;
+
+        dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dup_fd < 0)
+                return false;
+        d = fdopendir(dup_fd);
+        if (!d) {
+                safe_close(dup_fd);
+                return false;
+        }
+        while ((de = readdir(d)))
+                if (!dot_or_dotdot(de->d_name))
+                        return false;
+        return true;
+}
+
 /* Creates <store>/<name>/{upper,work}; a new upper gets the lower's identity. */
 static int prepare_store_dirs(struct mount_ctx *ctx, const char *name, int lowerfd,
                               const char *what)
@@ -101,6 +122,10 @@ static int prepare_store_dirs(struct mount_ctx *ctx, const char *name, int lower
         workfd = openat(dirfd, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (upperfd < 0 || workfd < 0)
                 return log_errno(errno, "%s: cannot open %s/%s", what, ctx->store, name);
+        /* Never mounted (overlayfs fills work/ on mount) and empty: a run that
+         * stopped before the attributes were copied; nothing in it to keep. */
+        if (!fresh && dir_empty(upperfd) && dir_empty(workfd))
+                fresh = true;
         if (fresh)
                 return copy_dir_attrs(lowerfd, upperfd, what);
         /* Left from an earlier run in this boot: its changes are kept as they are. */
