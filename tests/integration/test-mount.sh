@@ -209,6 +209,18 @@ run_mount "$R10" "$S10" "ephemeral.dirs=/etc,/var/log ephemeral.tmpfs=none"
 assert_eq "interrupted run: exit 0" 0 "$RC"
 assert_eq "interrupted run: merged /etc has the lower's owner and mode" "12:34 751" "$(stat -c '%u:%g %a' "$R10/etc")"
 
+# A FIFO where the config file should be (a broken or hostile root) must not
+# stall the boot: nothing ever writes to it. "timeout" is only a hang guard here.
+R11=$SCRATCH/root11 S11=$SCRATCH/store11
+mkroot "$R11"
+mkfifo "$SCRATCH/fifo.conf"
+printf 'ephemeral.dirs=/etc ephemeral.tmpfs=none\n' >"$SCRATCH/cmdline"
+timeout 120 "$EPHEMERAL" mount --root "$R11" --store "$S11" --cmdline "$SCRATCH/cmdline" \
+	--config "$SCRATCH/fifo.conf" >/dev/null 2>&1
+RC=$?
+if [ "$RC" = 124 ]; then not_ok "a FIFO as config file does not block"; else ok "a FIFO as config file does not block"; fi
+assert_eq "a FIFO as config file: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R11/etc")"
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish
