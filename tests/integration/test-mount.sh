@@ -220,6 +220,14 @@ timeout 120 "$EPHEMERAL" mount --root "$R11" --store "$S11" --cmdline "$SCRATCH/
 RC=$?
 if [ "$RC" = 124 ]; then not_ok "a FIFO as config file does not block"; else ok "a FIFO as config file does not block"; fi
 assert_eq "a FIFO as config file: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R11/etc")"
+R12=$SCRATCH/root12 S12=$SCRATCH/store12
+mkroot "$R12"
+mkfifo "$R12/etc/fstab"
+timeout 120 "$EPHEMERAL" mount --root "$R12" --store "$S12" --cmdline "$SCRATCH/cmdline" \
+	--config /nonexistent >/dev/null 2>&1
+RC=$?
+if [ "$RC" = 124 ]; then not_ok "a FIFO as the root's fstab does not block"; else ok "a FIFO as the root's fstab does not block"; fi
+assert_eq "a FIFO as the root's fstab: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R12/etc")"
 
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
