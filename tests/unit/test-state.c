@@ -197,6 +197,11 @@ TEST(malformed)
             "dir path=/srv name=etc mode=persist status=mounted\n",
             "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
             "fstype=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+            /* what state_write would refuse to write back */
+            "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
+            "fsroot=/a\tb\n",
+            "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
+            "uuid=a\rb\n",
         };
         int fd = tmpdir();
         static struct state r;
