@@ -124,7 +124,9 @@ static int copy_value(char *dst, size_t dstlen, const char *v)
 {
         if (streq(v, "-"))
                 v = "";
-        if (strlen(v) >= dstlen)
+        /* what state_write refuses to write, a read refuses too: a record loaded
+         * here must not make every later write fail */
+        if (strlen(v) >= dstlen || !state_value_ok(v))
                 return -EBADMSG;
         memcpy(dst, v, strlen(v) + 1);
         return 0;
