@@ -229,6 +229,16 @@ RC=$?
 if [ "$RC" = 124 ]; then not_ok "a FIFO as the root's fstab does not block"; else ok "a FIFO as the root's fstab does not block"; fi
 assert_eq "a FIFO as the root's fstab: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R12/etc")"
 
+# The same directory under two names (a bind mount): one overlay only.
+R13=$SCRATCH/root13 S13=$SCRATCH/store13
+mkroot "$R13"
+mkdir -p "$R13/srv/other"
+mount --bind "$R13/srv/real" "$R13/srv/other"
+run_mount "$R13" "$S13" "ephemeral.dirs=/srv/real,/srv/other ephemeral.tmpfs=none"
+assert_eq "same dir twice: exit 100" 100 "$RC"
+assert_match "same dir twice: reported" "'/srv/other' skipped: is the same directory as another entry" "$OUT"
+assert_eq "same dir twice: first one mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R13/srv/real")"
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish
