@@ -239,6 +239,17 @@ assert_eq "same dir twice: exit 100" 100 "$RC"
 assert_match "same dir twice: reported" "'/srv/other' skipped: is the same directory as another entry" "$OUT"
 assert_eq "same dir twice: first one mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R13/srv/real")"
 
+# A store too small for the state file: an overlay whose record cannot be written
+# would lose its changes at shutdown (flush knows only what the state lists), so
+# it must not stay mounted, and the exit code must say something failed.
+R14=$SCRATCH/root14 S14=$SCRATCH/store14
+mkroot "$R14"
+run_mount "$R14" "$S14" "ephemeral.dirs=/etc,/var/log ephemeral.tmpfs=none ephemeral.size=4K"
+assert_eq "state not writable: exit 111" 111 "$RC"
+assert_match "state not writable: reported" "cannot write $S14/state" "$OUT"
+assert_eq "state not writable: /etc not left mounted" 0 "$(mounts_at "$R14/etc")"
+assert_eq "state not writable: /var/log not left mounted" 0 "$(mounts_at "$R14/var/log")"
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish
