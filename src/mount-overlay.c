@@ -151,6 +151,8 @@ static int do_mount(const char *target, const char *options, bool *used_volatile
         return mount("overlay", target, "overlay", 0, options) < 0 ? -errno : 0;
 }
 
+/* Returns 1 when it mounted the overlay now, 0 when it was mounted already, or
+ * -errno (logged). */
 static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, struct state_dir *d)
 {
         _cleanup_free_ struct mount_entry *e = NULL;
@@ -197,7 +199,30 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
         d->status = STATE_MOUNTED;
         log_notice("%s: mounted (%s, upper in %s/%s)", what, dir_mode_to_string(o->mode),
                    ctx->store, name);
-        return 0;
+        return 1;
+}
+
+/* The state could not record an overlay this run mounted: flush would never merge
+ * it, so its changes would be lost at shutdown. Unmounted, writes go to disk. */
+static void unmount_unrecorded(struct mount_ctx *ctx, const char *path, struct state_dir *d)
+{
+        char target[PATH_MAX];
+        int r;
+
+        d->status = STATE_FAILED;
+        r = mount_target(ctx, path, target, sizeof(target));
+        if (r == 0 && umount2(target, 0) < 0)
+                r = -errno;
+        if (r < 0) {
+                log_errno(r,
+                          "overlay %s: cannot unmount it again; its changes will NOT be "
+                          "written to disk at shutdown",
+                          path);
+                return;
+        }
+        log_error("overlay %s: unmounted again, since its record could not be written "
+                  "(without it the changes would be lost at shutdown)",
+                  path);
 }
 
 /* The store name of path must exist and not be taken by another recorded dir
@@ -226,7 +251,7 @@ void mount_overlays(struct mount_ctx *ctx)
         for (unsigned i = 0; i < ctx->cfg.n_dirs; i++) {
                 const struct overlay_entry *o = &ctx->cfg.dirs[i];
                 struct state_dir *d;
-                int r;
+                int r, mounted_now;
 
                 if (mount_hidden_by_fstab(ctx, o->path, "ephemeral.dirs"))
                         continue;
@@ -247,14 +272,19 @@ void mount_overlays(struct mount_ctx *ctx)
                 }
                 state_dir_name(o->path, d->name, sizeof(d->name));
                 d->mode = o->mode;
-                if (overlay_one(ctx, o, d) < 0) {
+                mounted_now = overlay_one(ctx, o, d);
+                if (mounted_now < 0) {
                         ctx->n_failed++;
                         /* a dir whose overlay is still mounted keeps its record */
                         if (d->status != STATE_MOUNTED)
                                 d->status = STATE_FAILED;
                 }
                 r = state_write(ctx->storefd, &ctx->state);
-                if (r < 0)
+                if (r < 0) {
                         log_errno(r, "cannot write %s/%s", ctx->store, STATE_FILE);
+                        ctx->n_failed++;
+                        if (mounted_now > 0)
+                                unmount_unrecorded(ctx, o->path, d);
+                }
         }
 }
