@@ -180,6 +180,18 @@ TEST(cmdline_onoff)
         ASSERT_TRUE(c.enabled);
 }
 
+/* An unknown key is a warning also without a value (a flag of a newer version);
+ * a known key without one is an error. */
+TEST(cmdline_key_without_value)
+{
+        fresh();
+        ASSERT_EQ(config_parse_cmdline(&c, "ephemeral.debug ephemeral.frob.nicate"), 0);
+        ASSERT_EQ(c.n_errors, 0);
+        ASSERT_EQ(config_parse_cmdline(&c, "ephemeral.dirs"), 1);
+        ASSERT_EQ(c.n_errors, 1);
+        ASSERT_EQ(c.n_dirs, 2);
+}
+
 /* Each bad dir is skipped with an error; the good ones stay, in order. */
 TEST(bad_dirs)
 {
