@@ -694,6 +694,8 @@ static int cmdline_word(struct config *c, char *word)
         if (*key == '=')
                 return set_bool(c, key + 1, CMDLINE_ORIGIN) < 0 ? -EINVAL : 0;
         key++;
+        if (!eq && !known_key(key))
+                return config_set(c, key, "", CMDLINE_ORIGIN), 0; /* warns: unknown key */
         if (!eq) {
                 report_bad(c, CMDLINE_ORIGIN, key, "", 0, "missing '=value'");
                 return -EINVAL;
