@@ -64,19 +64,7 @@ static void record_lower(struct state_dir *d, const char *target, int lowerfd)
                 memcpy(d->fstype, e->fstype, strlen(e->fstype) + 1);
         if (mountinfo_fs_path(e, target, d->fsroot, sizeof(d->fsroot)) < 0)
                 d->fsroot[0] = '\0';
-        if (!state_value_ok(d->fsroot)) {
-                /* the state format cannot carry it; flush then goes by the path */
-                log_warning("%s: its path inside its filesystem contains a space or control "
-                            "character and is not recorded",
-                            target);
-                d->fsroot[0] = '\0';
-        }
-        if (!state_value_ok(d->fstype))
-                d->fstype[0] = '\0';
-        if (fsuuid_get(d->dev, e->source, d->uuid, sizeof(d->uuid)) == 0 &&
-            !state_value_ok(d->uuid))
-                d->uuid[0] = '\0';
-        if (!d->uuid[0])
+        if (fsuuid_get(d->dev, e->source, d->uuid, sizeof(d->uuid)) < 0)
                 log_debug("%s: no filesystem UUID found for %s (dev %u:%u); flush will use the "
                           "path",
                           target, e->source, major(d->dev), minor(d->dev));

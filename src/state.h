@@ -2,8 +2,9 @@
 /*
  * state: what `ephemeral mount` did, recorded in the store (file "state") so that
  * flush, status and diff need nothing else. Text format, one record per line,
- * fields separated by single spaces, values never contain spaces (paths are
- * restricted by config_check_path):
+ * fields separated by single spaces. In values, "-" stands for empty, and a space,
+ * a control byte, a backslash (and a lone "-") are written as \xHH: fsroot comes
+ * from the mount table and may hold any of them.
  *
  *   ephemeral-state 1
  *   store cap=<bytes>
@@ -17,7 +18,6 @@
 #pragma once
 
 #include <limits.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -58,12 +58,8 @@ int state_dir_name(const char *path, char *out, size_t outlen);
 
 /* Read <storefd>/state. -ENOENT when there is none; -EBADMSG on a malformed file. */
 int state_read(int storefd, struct state *ret);
-/* Write it atomically (temporary + rename + fsync). -EINVAL, and the old file
- * left as it was, when a value cannot be carried by the format (see below). */
+/* Write it atomically (temporary + rename + fsync). */
 int state_write(int storefd, const struct state *s);
-
-/* Can s be a field value: no space, no control character (those split records)? */
-bool state_value_ok(const char *s);
 
 const char *dir_mode_to_string(enum dir_mode m);
 int dir_mode_from_string(const char *s, enum dir_mode *ret);

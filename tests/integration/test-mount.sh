@@ -191,6 +191,7 @@ run_mount "$R9" "$S9" "ephemeral.dirs=/etc ephemeral.tmpfs=none"
 assert_eq "space in the fs path: mount exits 0" 0 "$RC"
 [ "$RC" = 0 ] || diag "$OUT"
 check "space in the fs path: status reads the state" "$EPHEMERAL" status --root "$R9" --store "$S9"
+assert_match "space in the fs path: recorded, escaped" 'fsroot=[^ ]*/a\\x20root/etc ' "$(cat "$S9/state")"
 run_mount "$R9" "$S9" "ephemeral.dirs=/etc ephemeral.tmpfs=none"
 if printf '%s\n' "$OUT" | grep -q malformed; then
 	not_ok "space in the fs path: a second run finds the state intact"
