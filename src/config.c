@@ -73,9 +73,8 @@ static bool path_char_ok(unsigned char ch)
         return isalnum(ch) || ch >= 0x80 || strchr("/._-+@~%", ch);
 }
 
-int config_check_path(const char *path, char *out, unsigned outlen, const char **why)
+int config_normalize_path(const char *path, char *out, unsigned outlen, const char **why)
 {
-        static const char *const forbidden[] = {"/proc", "/sys", "/dev", "/run", "/boot"};
         size_t o = 0;
         const char *p = path;
 
@@ -83,12 +82,6 @@ int config_check_path(const char *path, char *out, unsigned outlen, const char *
                 return *why = "empty path", -EINVAL;
         if (*path != '/')
                 return *why = "not an absolute path", -EINVAL;
-        for (const char *q = path; *q; q++)
-                if (!path_char_ok((unsigned char)*q))
-                        return *why = "contains a character that is not allowed in a path "
-                                      "here (space, quote, ',', ':', '=', '\\' or a control "
-                                      "character)",
-                               -EINVAL;
         while (*p) {
                 const char *end;
                 size_t n;
@@ -110,9 +103,32 @@ int config_check_path(const char *path, char *out, unsigned outlen, const char *
                 o += n;
                 p = end;
         }
-        if (o == 0)
-                return *why = "'/' itself cannot be used", -EINVAL;
+        if (o == 0) {
+                if (outlen < 2)
+                        return *why = "path too long", -EINVAL;
+                out[o++] = '/';
+        }
         out[o] = '\0';
+        return 0;
+}
+
+int config_check_path(const char *path, char *out, unsigned outlen, const char **why)
+{
+        static const char *const forbidden[] = {"/proc", "/sys", "/dev", "/run", "/boot"};
+        int r;
+
+        if (path && *path == '/')
+                for (const char *q = path; *q; q++)
+                        if (!path_char_ok((unsigned char)*q))
+                                return *why = "contains a character that is not allowed in a "
+                                              "path here (space, quote, ',', ':', '=', '\\' or "
+                                              "a control character)",
+                                       -EINVAL;
+        r = config_normalize_path(path, out, outlen, why);
+        if (r < 0)
+                return r;
+        if (streq(out, "/"))
+                return *why = "'/' itself cannot be used", -EINVAL;
         for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
                 if (path_is_under(out, forbidden[i]))
                         return *why = "/proc, /sys, /dev, /run and /boot (and anything "
@@ -643,7 +659,10 @@ int config_parse_file(struct config *c, const char *path)
         for (size_t i = 0; i < len; i++)
                 if (buf[i] == '\0')
                         buf[i] = '\n';
-        for (p = buf; p && *p;) {
+        p = buf;
+        if (startswith(p, "\xef\xbb\xbf"))
+                p += 3; /* a UTF-8 byte order mark, written by some editors */
+        for (; p && *p;) {
                 char *nl = strchr(p, '\n');
                 if (nl)
                         *nl = '\0';
@@ -675,6 +694,8 @@ static int cmdline_word(struct config *c, char *word)
         if (*key == '=')
                 return set_bool(c, key + 1, CMDLINE_ORIGIN) < 0 ? -EINVAL : 0;
         key++;
+        if (!eq && !known_key(key))
+                return config_set(c, key, "", CMDLINE_ORIGIN), 0; /* warns: unknown key */
         if (!eq) {
                 report_bad(c, CMDLINE_ORIGIN, key, "", 0, "missing '=value'");
                 return -EINVAL;

@@ -97,6 +97,11 @@ char *format_size(uint64_t bytes, char *buf, unsigned len);
  * Returns 0 or -EINVAL with a static reason in *why. */
 int config_check_path(const char *path, char *out, unsigned outlen, const char **why);
 
+/* Only the lexical normalisation of config_check_path (absolute, no "." / ".." /
+ * empty components, "/" stays "/"); any byte is allowed. For paths that are
+ * looked up, never mounted (diff filters). Returns 0 or -EINVAL with *why. */
+int config_normalize_path(const char *path, char *out, unsigned outlen, const char **why);
+
 /* Check the overlay dirs against the root tree at rootfd: each must exist, be a real
  * directory (no symlink in any component), and no two may be equal or nested. Bad
  * ones are logged and removed from the list. Returns the number removed. */
