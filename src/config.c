@@ -812,8 +812,15 @@ int config_check_dirs_in_root(struct config *c, int rootfd)
 uint64_t config_ram_bytes(void)
 {
         struct sysinfo si;
+        long pages, page;
 
-        if (sysinfo(&si) < 0)
-                return 0;
-        return (uint64_t)si.totalram * si.mem_unit;
+        if (sysinfo(&si) == 0 && si.totalram > 0)
+                return (uint64_t)si.totalram * si.mem_unit;
+        pages = sysconf(_SC_PHYS_PAGES);
+        page = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0)
+                return (uint64_t)pages * (uint64_t)page;
+        /* Never 0: a percentage of 0 would become "size=0", which tmpfs reads as
+         * unlimited. Assume a small machine so that the cap stays conservative. */
+        return 512ULL << 20;
 }
