@@ -62,7 +62,7 @@ static int test_failed;
 
 int main(void)
 {
-        unsigned passed = 0, failed = 0;
+        static unsigned passed, failed; /* static: survive longjmp (-Wclobbered) */
 
         for (unsigned i = 0; i < test_count; i++) {
                 test_failed = 0;
