@@ -201,6 +201,10 @@ static int load_config(const struct args *a, struct config *cfg)
         /* The sweeper's defaults, in case config_init leaves them unset. */
         *cfg = (struct config){.sweep_interval_sec = SWEEP_DEFAULT_INTERVAL_SEC,
                                .sweep_age_min = SWEEP_DEFAULT_AGE_MIN};
+        for (const char *const *p = sweep_default_protect; *p; p++)
+                snprintf(cfg->protect[cfg->n_protect++], sizeof(cfg->protect[0]), "%s", *p);
+        /* The effective protect list is the config's: its default is the built-in
+         * list, and `sweep.protect=` replaces it (like every list key). */
         config_init(cfg);
         if (a->config && access(a->config, R_OK) < 0)
                 return log_errno(errno, "cannot read config file %s", a->config);
@@ -308,7 +312,6 @@ int cmd_sweep(int argc, char *argv[])
             .opts =
                 {
                     .max_depth = SWEEP_DEFAULT_MAX_DEPTH,
-                    .protect_defaults = true,
                     .proc = "/proc",
                 },
         };
