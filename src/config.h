@@ -85,6 +85,9 @@ int parse_size(const char *s, struct size_spec *ret);
 /* Resolve a size_spec against the machine's RAM (bytes). */
 uint64_t size_to_bytes(const struct size_spec *s, uint64_t ram_bytes);
 
+/* RAM of this machine in bytes (sysinfo), the base of percentage sizes; 0 if unknown. */
+uint64_t config_ram_bytes(void);
+
 /* Format a size for humans ("512.0M"). Returns buf. */
 char *format_size(uint64_t bytes, char *buf, unsigned len);
 

@@ -20,8 +20,8 @@ static const struct command {
 } commands[] = {
     {"mount", cmd_mount, "[--root DIR] [--store DIR] [--cmdline FILE] [--config FILE]"},
     {"flush", cmd_flush, "[--root DIR] [--store DIR] [--dry-run]"},
-    {"status", cmd_status, "[--store DIR] [--json]"},
-    {"diff", cmd_diff, "[--store DIR] [DIR...]"},
+    {"status", cmd_status, "[--store DIR] [--root DIR] [--json]"},
+    {"diff", cmd_diff, "[--store DIR] [--root DIR] [DIR...]"},
     {"sweep", cmd_sweep,
      "[--once] [--dry-run] [--setup] [--interval SECONDS] [--age MINUTES] [--config FILE] "
      "[DIR...]"},

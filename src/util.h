@@ -79,6 +79,14 @@ static inline const char *startswith(const char *s, const char *prefix)
         return strncmp(s, prefix, n) == 0 ? s + n : NULL;
 }
 
+/* Is the normalised path equal to dir or below it? ("/var/log" is under "/var" and
+ * under "/", "/varx" is not under "/var".) */
+static inline bool path_is_under(const char *path, const char *dir)
+{
+        const char *rest = startswith(path, dir);
+        return rest && (*rest == '\0' || *rest == '/' || streq(dir, "/"));
+}
+
 static inline bool dot_or_dotdot(const char *name)
 {
         return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
