@@ -4,7 +4,7 @@
 # cwd, flocked, protected, sockets, FIFOs, devices, sticky, other mounts, fresh).
 # "Old" uses --now (a test-only option shifting the reference time), since ctime
 # cannot be set back; one check runs without it to show a fresh ctime keeps a file.
-# shellcheck source=../lib/lib.sh
+# shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 need_root
 in_private_mount_ns "$@"
