@@ -13,6 +13,7 @@ make_scratch
 SWEEP=$EPHEMERAL_SWEEP
 R=$SCRATCH/root
 P=$R/var/lib/ephemeral/persist
+# shellcheck disable=SC2317  # called from the trap
 unmount_all() {
 	awk '{print $5}' /proc/self/mountinfo | grep "^$R/" | sort -r | while read -r m; do umount -l "$m"; done
 }
@@ -44,7 +45,7 @@ cat >"$SCRATCH/conf" <<'CONF'
 usercache = 64M
 userkeep = paru,nvidia
 CONF
-setup() { "$SWEEP" --setup --root "$R" --config "$SCRATCH/conf" --cmdline /dev/null "$@"; }
+setup() { "$SWEEP" --setup --root "$R" --config "$SCRATCH/conf" --cmdline /dev/null; }
 
 out=$(setup 2>&1); rc=$?
 assert_eq "--setup exits 0" 0 "$rc"

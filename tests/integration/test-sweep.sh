@@ -72,6 +72,7 @@ cd / || exit 111
 # --- holders ------------------------------------------------------------------
 sh -c 'exec 3<"$1"; touch "$2"; exec sleep 1000' sh "$T/open-file" "$SCRATCH/r1" & pids+=($!)
 # Another mount and PID namespace (a container, say) holding the file open.
+# shellcheck disable=SC2016  # the holder's script expands its own "$1"
 unshare --kill-child -m -p -f sh -c 'exec 3<"$1"; touch "$2"; exec sleep 1000' sh "$T/open-ns-file" "$SCRATCH/r2" & pids+=($!)
 python3 -c '
 import mmap, sys, time
