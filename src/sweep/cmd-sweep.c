@@ -224,6 +224,9 @@ static void install_signals(void)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        /* A lease break is announced with SIGIO, whose default is to terminate: we
+         * notice breaks with F_GETLEASE instead (walk.c). */
+        signal(SIGIO, SIG_IGN);
 }
 
 /* Sleep, waking at once for SIGTERM/SIGINT (blocked while we check the flag, then

@@ -174,9 +174,11 @@ static int unlink_checked(struct sweep_pass *p, int dfd, const char *name,
 static int sweep_regular(struct sweep_pass *p, int dfd, const char *name, const struct statx *sx)
 {
         _cleanup_close_ int fd = -EBADF;
+        enum probe_result probe;
         struct statx fresh;
 
-        switch (probe_regular(dfd, name, sx, &fd)) {
+        probe = probe_regular(dfd, name, sx, &fd);
+        switch (probe) {
         case PROBE_GONE:
                 return 0;
         case PROBE_BUSY:
@@ -195,6 +197,12 @@ static int sweep_regular(struct sweep_pass *p, int dfd, const char *name, const 
         if (statx_nofollow(fd, "", &fresh) < 0 || !same_entry(&fresh, sx) ||
             !S_ISREG(fresh.stx_mode) || (fresh.stx_mode & S_ISVTX) || !is_stale(p, &fresh))
                 return 0;
+        /* Someone started opening it since we took the lease (the kernel is breaking
+         * it; their open waits for us): it is in use after all. */
+        if (probe == PROBE_FREE && fcntl(fd, F_GETLEASE) != F_WRLCK) {
+                note_kept(p, "being opened");
+                return 0;
+        }
         return unlink_checked(p, dfd, name, &fresh, 0);
 }
 
