@@ -187,27 +187,47 @@ static bool same_inode(const struct stat *st, const struct statx *sx)
                st->st_ino == sx->stx_ino;
 }
 
-enum probe_result probe_regular(int dfd, const char *name, const struct statx *sx, int *ret_fd)
+/* Open dfd/name for the lease without side effects. On a nodev filesystem nothing
+ * opened by name can be a device, O_NONBLOCK keeps a FIFO from blocking and a socket
+ * fails with ENXIO: open it directly (the fast path). Elsewhere a device could have
+ * been swapped in: O_PATH opens nothing, so check the inode first and reopen exactly
+ * that inode through /proc/self/fd. Either way the inode is checked before use. */
+static int open_for_lease(int dfd, const char *name, const struct statx *sx, bool nodev)
 {
         _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
         char magic[64];
         struct stat st;
 
-        /* O_PATH opens nothing (no lease break, no FIFO or device side effects);
-         * check the inode, then reopen exactly that inode through /proc. */
-        pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (pfd < 0)
-                return PROBE_GONE;
-        if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) || !same_inode(&st, sx))
-                return PROBE_GONE;
-        snprintf(magic, sizeof(magic), "/proc/self/fd/%d", pfd);
-        fd = open(magic, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT) {
-                /* No /proc mounted: open by name, then re-check the inode. */
-                fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-                if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !same_inode(&st, sx)))
-                        return PROBE_GONE;
+        if (!nodev) {
+                pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (pfd < 0)
+                        return -errno;
+                if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) || !same_inode(&st, sx))
+                        return -ESTALE;
+                snprintf(magic, sizeof(magic), "/proc/self/fd/%d", pfd);
+                fd = open(magic, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                if (fd >= 0 || errno != ENOENT)
+                        return fd >= 0 ? take_fd(&fd) : -errno;
+                /* No /proc: by name after all, re-checked below. */
         }
+        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !same_inode(&st, sx))
+                return -ESTALE;
+        return take_fd(&fd);
+}
+
+enum probe_result probe_regular(int dfd, const char *name, const struct statx *sx, bool nodev,
+                                int *ret_fd)
+{
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open_for_lease(dfd, name, sx, nodev);
+        if (fd == -ESTALE)
+                return PROBE_GONE;
+        if (fd < 0)
+                errno = -fd;
         if (fd < 0) {
                 /* EWOULDBLOCK: someone holds a lease on it, i.e. it is in use. */
                 if (errno == EWOULDBLOCK)

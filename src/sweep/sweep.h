@@ -86,9 +86,11 @@ enum probe_result {
 
 /* Open dfd/name (a regular file whose statx is sx) without following symlinks,
  * without blocking and without breaking anyone's lease, check it is still the same
- * inode, take a write lease and an flock. On PROBE_FREE or PROBE_NO_LEASE, *ret_fd is
- * the open file (lease held for PROBE_FREE). */
-enum probe_result probe_regular(int dfd, const char *name, const struct statx *sx, int *ret_fd);
+ * inode, take a write lease and an flock. nodev: the filesystem is mounted nodev
+ * (no device can be opened there), which allows a faster open. On PROBE_FREE or PROBE_NO_LEASE,
+ * *ret_fd is the open file (lease held for PROBE_FREE). */
+enum probe_result probe_regular(int dfd, const char *name, const struct statx *sx, bool nodev,
+                                int *ret_fd);
 
 /* ---- walk.c ---- */
 
@@ -123,6 +125,7 @@ struct sweep_pass {
         volatile sig_atomic_t *stop;
         uint64_t root_mnt_id;
         dev_t root_dev;
+        bool root_nodev;
         char path[4096]; /* for messages only, never used for system calls */
 };
 

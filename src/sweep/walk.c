@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <time.h>
 
@@ -177,7 +178,7 @@ static int sweep_regular(struct sweep_pass *p, int dfd, const char *name, const 
         enum probe_result probe;
         struct statx fresh;
 
-        probe = probe_regular(dfd, name, sx, &fd);
+        probe = probe_regular(dfd, name, sx, p->root_nodev, &fd);
         switch (probe) {
         case PROBE_GONE:
                 return 0;
@@ -399,6 +400,7 @@ int sweep_root(struct sweep_pass *p, const char *root)
         if (r < 0)
                 return log_errno(r, "cannot stat %s", root);
         p->root_dev = sx_dev(&sx);
+        p->root_nodev = (sfs.f_flags & ST_NODEV) != 0;
         p->root_mnt_id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
         inuse_set_watch_dev(p->inuse, p->root_dev);
         snprintf(p->path, sizeof(p->path), "%s", root);

@@ -169,6 +169,19 @@ gone mapped-file "unmapped file removed"
 gone cwd-dir "former cwd removed"
 gone locked-dir "unlocked dir removed"
 
+# --- nodev tmpfs (as ephemeral mounts them): files are opened by name there ----------
+mkdir "$SCRATCH/nd"; mount -t tmpfs -o nodev,nosuid tmpfs "$SCRATCH/nd"
+echo x >"$SCRATCH/nd/held"; echo x >"$SCRATCH/nd/stale"; mkfifo "$SCRATCH/nd/fifo"
+sh -c 'exec 3<"$1"; touch "$2"; exec sleep 1000' sh "$SCRATCH/nd/held" "$SCRATCH/r7" & pids+=($!)
+wait_for "$SCRATCH/r7" || not_ok "holder r7 did not start"
+touch -h -d "$OLD" "$SCRATCH/nd/held" "$SCRATCH/nd/stale" "$SCRATCH/nd/fifo"
+sweep "$SCRATCH/nd" 2>/dev/null
+check "nodev: a held file is kept" test -e "$SCRATCH/nd/held"
+check_fails "nodev: a stale file is removed" test -e "$SCRATCH/nd/stale"
+check "nodev: a FIFO is kept" test -p "$SCRATCH/nd/fifo"
+cleanup_children
+umount "$SCRATCH/nd"
+
 # --- a fresh ctime keeps a file (real clock, no --now) ----------------------------
 echo x >"$T/from-tarball"; old "$T/from-tarball"   # old atime/mtime, ctime now
 "$SWEEP" --once --age 1 --cmdline /dev/null --config /dev/null "$T" 2>/dev/null

@@ -76,11 +76,18 @@ static void release_child(struct child *c)
 
 static enum probe_result probe(const char *name, const struct statx *sx)
 {
-        int fd = -1;
-        enum probe_result r = probe_regular(dfd, name, sx, &fd);
+        int fd = -1, fd2 = -1;
+        enum probe_result r = probe_regular(dfd, name, sx, false, &fd);
+        /* Both ways of opening (O_PATH + reopen, and by name on nodev) agree. */
+        enum probe_result r2;
 
         if (fd >= 0)
                 close(fd);
+        r2 = probe_regular(dfd, name, sx, true, &fd2);
+        if (fd2 >= 0)
+                close(fd2);
+        if (r != r2)
+                FAIL("probe of %s: %d with O_PATH, %d by name", name, r, r2);
         return r;
 }
 
