@@ -326,10 +326,11 @@ static void restore_times(struct sweep_pass *p, int fd, const struct statx *befo
             {before->stx_mtime.tv_sec, before->stx_mtime.tv_nsec},
         };
 
-        if (p->opts->dry_run || statx_nofollow(fd, "", &now) < 0)
+        if (statx_nofollow(fd, "", &now) < 0)
                 return;
         /* Our readdir may have bumped atime, our unlinks mtime: put them back so the
-         * sweep itself never makes a directory look fresh. */
+         * sweep itself never makes a directory look fresh (in a dry run too: that
+         * undoes our own side effect, it deletes nothing). */
         if (now.stx_atime.tv_sec == before->stx_atime.tv_sec &&
             now.stx_atime.tv_nsec == before->stx_atime.tv_nsec && !removed)
                 return;

@@ -104,10 +104,17 @@ done
 out=$("$SWEEP" --once --cmdline /dev/null --config "$SCRATCH/missing.conf" "$T" 2>&1); rc=$?
 assert_eq "a missing --config file exits 100" 100 "$rc"
 
+mkdir "$SCRATCH/disk"; echo x >"$SCRATCH/disk/stale"; old "$SCRATCH/disk/stale"
+out=$(sweep --any-fs "$SCRATCH/disk" 2>&1); rc=$?
+assert_eq "--any-fs sweeps a root that is not a tmpfs" "0 no" "$rc $([ -e "$SCRATCH/disk/stale" ] && echo yes || echo no)"
+
 # --- dry run ------------------------------------------------------------------
 before=$(listing)
 out=$(sweep --dry-run "$T" 2>&1)
 assert_eq "--dry-run deletes nothing" "$before" "$(listing)"
+out2=$("$EPHEMERAL" sweep --once --dry-run --now "$NOW" --age 60 --cmdline /dev/null --config /dev/null "$T" 2>&1)
+assert_eq "'ephemeral sweep' is the same sweeper" "$(printf '%s\n' "$out" | sed 's/^[^:]*: //')" \
+	"$(printf '%s\n' "$out2" | sed 's/^[^:]*: //')"
 assert_match "--dry-run says what it would remove" "would remove $T/old-file" "$out"
 assert_eq "--dry-run leaves the times alone" "$keepdir_mtime" "$(stat -c %Y "$T/keepdir")"
 
