@@ -262,9 +262,25 @@ static void log_pass(const char *root, const struct sweep_stats *s, bool dry_run
 struct run {
         const char *roots[SWEEP_MAX_ROOTS];
         unsigned n_roots;
+        int last_err[SWEEP_MAX_ROOTS]; /* a root's error is logged when it changes */
+        bool explicit_roots;           /* given as arguments, not from the config */
         struct ramwatch_entry watch[SWEEP_MAX_ROOTS + 1];
         unsigned n_watch;
 };
+
+static void log_root_error(const struct run *run, unsigned i, int err)
+{
+        const char *root = run->roots[i];
+
+        if (err != -EMEDIUMTYPE)
+                log_errno(err, "cannot sweep %s", root);
+        else if (run->explicit_roots)
+                log_error("%s is not a tmpfs; refusing to sweep it (use --any-fs to allow)", root);
+        else
+                log_warning("%s (ephemeral.tmpfs) is not a tmpfs; not sweeping it until it is "
+                            "(use --any-fs to allow)",
+                            root);
+}
 
 static int run_pass(const struct args *a, struct run *run, struct sweep_opts *opts,
                     struct inuse_set *inuse)
@@ -287,7 +303,10 @@ static int run_pass(const struct args *a, struct run *run, struct sweep_opts *op
                 };
                 int r = sweep_root(&p, run->roots[i]);
 
-                if (r == -EMEDIUMTYPE)
+                if (r < 0 && r != run->last_err[i])
+                        log_root_error(run, i, r);
+                run->last_err[i] = r < 0 ? r : 0;
+                if (r == -EMEDIUMTYPE && run->explicit_roots)
                         worst = EXIT_USAGE;
                 else if (r < 0 && worst == 0)
                         worst = EXIT_SYSTEM;
@@ -346,6 +365,7 @@ int cmd_sweep(int argc, char *argv[])
                     cfg.sweep_interval_sec ? cfg.sweep_interval_sec : SWEEP_DEFAULT_INTERVAL_SEC;
 
         if (optind < argc) {
+                run.explicit_roots = true;
                 for (int i = optind; i < argc && run.n_roots < SWEEP_MAX_ROOTS; i++)
                         run.roots[run.n_roots++] = argv[i];
                 if (argc - optind > SWEEP_MAX_ROOTS) {
@@ -353,6 +373,10 @@ int cmd_sweep(int argc, char *argv[])
                         return EXIT_USAGE;
                 }
         } else {
+                if (!cfg.enabled) {
+                        log_info("ephemeral is off (kernel command line): nothing to sweep");
+                        return EXIT_OK;
+                }
                 for (unsigned i = 0; i < cfg.n_tmpfs; i++)
                         run.roots[run.n_roots++] = cfg.tmpfs[i].path;
         }

@@ -8,7 +8,9 @@
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <linux/magic.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
@@ -138,14 +140,17 @@ int ramwatch_check(struct ramwatch_entry *e, unsigned max_depth)
         _cleanup_close_ int fd = -EBADF;
         struct big top[BIGGEST_N] = {0};
         struct statvfs sv;
+        struct statfs sfs;
         struct stat st;
         char used_s[32], cap_s[32], list[BIGGEST_N * (NAME_MAX + 40)] = "";
         uint64_t used, cap;
         int rose;
 
         fd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || fstatvfs(fd, &sv) < 0 || fstat(fd, &st) < 0)
+        if (fd < 0 || fstatvfs(fd, &sv) < 0 || fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)
                 return -errno;
+        if (sfs.f_type != TMPFS_MAGIC)
+                return 0; /* only RAM is watched */
         cap = (uint64_t)sv.f_blocks * sv.f_frsize;
         used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
         rose = ramwatch_update(&e->level, ramwatch_level(used, cap));

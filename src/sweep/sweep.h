@@ -131,7 +131,7 @@ struct sweep_pass {
 
 /* Sweep one root directory (a path from the configuration or the command line).
  * Returns 0 (stats in p->stats, accumulated), or -errno when the root itself
- * cannot be used (already logged). */
+ * cannot be used (not logged; -EMEDIUMTYPE: not a tmpfs and no any_fs). */
 int sweep_root(struct sweep_pass *p, const char *root);
 
 /* Monotonic clock in ns. */

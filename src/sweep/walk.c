@@ -388,18 +388,16 @@ int sweep_root(struct sweep_pass *p, const char *root)
         uint64_t remaining;
         int r;
 
+        /* Errors with the root itself are returned, not logged: the caller logs
+         * them once, not every pass. */
         fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return log_errno(errno, "cannot open %s", root);
-        if (fstatfs(fd, &sfs) < 0)
-                return log_errno(errno, "cannot statfs %s", root);
-        if (sfs.f_type != TMPFS_MAGIC && !p->opts->any_fs) {
-                log_error("%s is not a tmpfs; refusing to sweep it (use --any-fs to allow)", root);
+        if (fd < 0 || fstatfs(fd, &sfs) < 0)
+                return -errno;
+        if (sfs.f_type != TMPFS_MAGIC && !p->opts->any_fs)
                 return -EMEDIUMTYPE;
-        }
         r = statx_nofollow(fd, "", &sx);
         if (r < 0)
-                return log_errno(r, "cannot stat %s", root);
+                return r;
         p->root_dev = sx_dev(&sx);
         p->root_nodev = (sfs.f_flags & ST_NODEV) != 0;
         p->root_mnt_id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;

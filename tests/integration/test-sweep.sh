@@ -223,6 +223,23 @@ kill -INT "$dpid"
 wait "$dpid"; rc=$?
 assert_eq "SIGINT exits 0" 0 "$rc"
 
+# --- roots from the configuration ----------------------------------------------------
+# Roots from the configuration (no DIR arguments): a configured dir that is not a
+# tmpfs is skipped with a warning and the others are still swept.
+echo x >"$T/from-config"; old "$T/from-config"; echo x >"$SCRATCH/disk/stale"; old "$SCRATCH/disk/stale"
+printf 'tmpfs = %s:64M,%s:1M\n' "$T" "$SCRATCH/disk" >"$SCRATCH/roots.conf"
+out=$("$SWEEP" --once --now "$NOW" --age 60 --cmdline /dev/null --config "$SCRATCH/roots.conf" 2>&1)
+assert_match "a configured dir that is not a tmpfs is skipped with a warning" \
+	"disk \(ephemeral.tmpfs\) is not a tmpfs" "$out"
+check "... and left alone" test -e "$SCRATCH/disk/stale"
+check_fails "... while the configured tmpfs is swept" test -e "$T/from-config"
+echo x >"$T/from-config"; old "$T/from-config"
+echo "ephemeral=off" >"$SCRATCH/off"
+out=$("$SWEEP" --once --now "$NOW" --age 60 --cmdline "$SCRATCH/off" --config "$SCRATCH/roots.conf" 2>&1); rc=$?
+assert_eq "ephemeral=off: nothing to sweep, exit 0" 0 "$rc"
+check "... nothing swept" test -e "$T/from-config"
+rm -f "$T/from-config"
+
 # --- RAM watch ------------------------------------------------------------------
 mkdir "$SCRATCH/store"; mount -t tmpfs -o size=1M tmpfs "$SCRATCH/store"
 mkdir "$SCRATCH/store/big" "$SCRATCH/store/small"
