@@ -226,6 +226,34 @@ TEST(proc_scan_sees_a_child_cwd_and_fds)
         free(s);
 }
 
+static void hold_mapping(void)
+{
+        int fd = openat(dfd, "mapped-held", O_RDONLY);
+        void *m = mmap(NULL, 10, PROT_READ, MAP_PRIVATE, fd, 0);
+
+        close(fd); /* only the mapping is left */
+        if (m == MAP_FAILED)
+                _exit(1);
+}
+
+TEST(proc_scan_sees_a_mapping_without_fd)
+{
+        struct inuse_set *s = calloc(1, sizeof(*s));
+        struct child c;
+        struct statx sx;
+        struct stat st;
+
+        make_file("mapped-held", &sx);
+        ASSERT_EQ(fstat(dfd, &st), 0);
+        start_child(&c, hold_mapping);
+        inuse_set_reset(s);
+        inuse_set_watch_dev(s, st.st_dev);
+        inuse_set_scan(s, "/proc");
+        ASSERT_TRUE(inuse_set_contains(s, st.st_dev, sx.stx_ino));
+        release_child(&c);
+        free(s);
+}
+
 TEST(cleanup)
 {
         char cmd[128];
