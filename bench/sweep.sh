@@ -73,7 +73,7 @@ for tool in ephemeral tmpfiles find; do
 		t0=$(now)
 		run_tool "$tool"
 		t1=$(now)
-		samples+=("$(echo "$t1 - $t0" | bc -l)")
+		samples+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
 		left=$(find "$T" -type f | wc -l)
 		[ "$left" = $((files / 10)) ] || echo "# note: $tool left $left files (expected $((files / 10)))"
 	done
@@ -83,6 +83,6 @@ done
 printf '%-34s %10s %8s\n' "one pass, $files files (90 % stale)" "seconds" "ratio"
 for tool in ephemeral tmpfiles find; do
 	printf '%-34s %10.3f %8.2f\n' "$tool" "${times[$tool]}" \
-		"$(echo "${times[$tool]} / ${times[ephemeral]}" | bc -l)"
+		"$(awk -v a="${times[$tool]}" -v b="${times[ephemeral]}" 'BEGIN { print a / b }')"
 done
 echo "(ratio = tool time / ephemeral-sweep time; > 1 means ephemeral-sweep is faster)"

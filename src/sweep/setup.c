@@ -197,7 +197,12 @@ static int setup_user(struct user_ctx *u)
 
         for (unsigned i = 0; i < n; i++)
                 keepfds[i] = -EBADF;
-        cachefd = mkdir_for_user(u->homefd, ".cache", u->pw);
+        cachefd = u->o->dry_run ? open_below(u->homefd, ".cache")
+                                : mkdir_for_user(u->homefd, ".cache", u->pw);
+        if (cachefd == -ENOENT) {
+                log_info("%s: would create ~/.cache and mount a tmpfs on it", user);
+                goto out;
+        }
         if (cachefd == -ELOOP || cachefd == -ENOTDIR || cachefd == -EXDEV) {
                 /* The user's own doing (e.g. ~/.cache -> /etc): never followed. */
                 log_warning("%s: ~/.cache is not a plain directory (a symlink?); skipping", user);

@@ -47,6 +47,12 @@ userkeep = paru,nvidia
 CONF
 setup() { "$SWEEP" --setup --root "$R" --config "$SCRATCH/conf" --cmdline /dev/null; }
 
+out=$("$SWEEP" --setup --dry-run --root "$R" --config "$SCRATCH/conf" --cmdline /dev/null 2>&1); rc=$?
+assert_eq "--setup --dry-run exits 0" 0 "$rc"
+assert_match "... says what it would mount" "alice: would mount a tmpfs" "$out"
+assert_eq "... and mounts nothing" 0 "$(grep -c " $R/" /proc/self/mountinfo)"
+check_fails "... nor creates anything" test -e "$R/home/bob/.cache"
+
 out=$(setup 2>&1); rc=$?
 assert_eq "--setup exits 0" 0 "$rc"
 H=$R/home/alice

@@ -189,6 +189,27 @@ check "nodev: a FIFO is kept" test -p "$SCRATCH/nd/fifo"
 cleanup_children
 umount "$SCRATCH/nd"
 
+# --- without CAP_LEASE, on files of another user: the /proc fallback decides -------
+mkdir "$T/nolease"
+for f in held mapped stale; do echo x >"$T/nolease/$f"; done
+chown 4321:4321 "$T/nolease"/*
+sh -c 'exec 3<"$1"; touch "$2"; exec sleep 1000' sh "$T/nolease/held" "$SCRATCH/r8" & pids+=($!)
+python3 -c '
+import mmap, sys, time
+with open(sys.argv[1], "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+open(sys.argv[2], "w").close()
+time.sleep(1000)' "$T/nolease/mapped" "$SCRATCH/r9" & pids+=($!)
+for r in r8 r9; do wait_for "$SCRATCH/$r" || not_ok "holder $r did not start"; done
+old "$T/nolease"/* "$T/nolease"
+out=$(setpriv --bounding-set=-lease "$SWEEP" --once -v --now "$NOW" --age 60 --cmdline /dev/null \
+	--config /dev/null "$T" 2>&1)
+kept nolease/held "no lease possible: a file open elsewhere is kept (found in /proc/*/fd)"
+kept nolease/mapped "no lease possible: a mapped file is kept (found in /proc/*/maps)"
+gone nolease/stale "no lease possible: an unused stale file is removed"
+cleanup_children
+rm -rf "$T/nolease"
+
 # --- a fresh ctime keeps a file (real clock, no --now) ----------------------------
 echo x >"$T/from-tarball"; old "$T/from-tarball"   # old atime/mtime, ctime now
 "$SWEEP" --once --age 1 --cmdline /dev/null --config /dev/null "$T" 2>/dev/null
