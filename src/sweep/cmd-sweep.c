@@ -285,8 +285,10 @@ static void log_root_error(const struct run *run, unsigned i, int err)
 static int run_pass(const struct args *a, struct run *run, struct sweep_opts *opts,
                     struct inuse_set *inuse)
 {
+        static struct lease_list leases;
         int worst = 0;
 
+        lease_list_load(&leases, "/proc/locks");
         opts->now_ns = a->have_now ? (int64_t)a->now * 1000000000LL : now_real_ns();
         inuse_set_reset(inuse);
         for (unsigned i = 0; i < run->n_roots; i++) {
@@ -298,6 +300,7 @@ static int run_pass(const struct args *a, struct run *run, struct sweep_opts *op
                 struct sweep_pass p = {
                     .opts = opts,
                     .inuse = inuse,
+                    .leases = &leases,
                     .stop = &stop_requested,
                     .deadline_mono_ns = now_mono_ns() + (int64_t)opts->max_seconds * 1000000000LL,
                 };

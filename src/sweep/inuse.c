@@ -181,6 +181,47 @@ int inuse_set_scan(struct inuse_set *s, const char *proc)
         return (int)s->count;
 }
 
+int lease_list_load(struct lease_list *l, const char *path)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[256];
+
+        l->n = 0;
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char type[16], *tok, *save = NULL;
+
+                /* "1: LEASE  ACTIVE    WRITE 2266 00:2d:12 0 EOF" */
+                if (sscanf(line, "%*d: %15s", type) != 1 ||
+                    (!streq(type, "LEASE") && !streq(type, "DELEG")))
+                        continue;
+                for (tok = strtok_r(line, " \t\n", &save); tok;
+                     tok = strtok_r(NULL, " \t\n", &save)) {
+                        unsigned maj, min;
+                        unsigned long long ino;
+                        int end = 0;
+
+                        if (sscanf(tok, "%x:%x:%llu%n", &maj, &min, &ino, &end) == 3 &&
+                            tok[end] == '\0') {
+                                if (l->n < LEASE_LIST_MAX)
+                                        l->keys[l->n++] =
+                                            (struct inuse_key){makedev(maj, min), ino};
+                                break;
+                        }
+                }
+        }
+        return (int)l->n;
+}
+
+bool lease_list_contains(const struct lease_list *l, dev_t dev, ino_t ino)
+{
+        for (unsigned i = 0; l && i < l->n; i++)
+                if (l->keys[i].dev == dev && l->keys[i].ino == ino)
+                        return true;
+        return false;
+}
+
 static bool same_inode(const struct stat *st, const struct statx *sx)
 {
         return st->st_dev == makedev(sx->stx_dev_major, sx->stx_dev_minor) &&

@@ -76,6 +76,23 @@ bool inuse_set_contains(const struct inuse_set *s, dev_t dev, ino_t ino);
  * process. Returns the number of inodes recorded or -errno. */
 int inuse_set_scan(struct inuse_set *s, const char *proc);
 
+/* Files somebody holds a lease or delegation on (Samba oplocks, NFS delegations),
+ * from /proc/locks at the start of a pass: we keep them without opening them, since
+ * even a non-blocking open would make the kernel break the holder's lease. At most
+ * LEASE_LIST_MAX are remembered; beyond that, opening decides (the open fails with
+ * EWOULDBLOCK and the file is kept, but the holder is asked to give the lease up). */
+#define LEASE_LIST_MAX 256
+
+struct lease_list {
+        struct inuse_key keys[LEASE_LIST_MAX];
+        unsigned n;
+};
+
+/* Load the LEASE and DELEG lines of path (normally /proc/locks). Returns the count
+ * or -errno (then the list is empty). */
+int lease_list_load(struct lease_list *l, const char *path);
+bool lease_list_contains(const struct lease_list *l, dev_t dev, ino_t ino);
+
 /* The outcome of probing a regular file before unlinking it. */
 enum probe_result {
         PROBE_FREE,     /* lease held on *ret_fd: nobody else has it open */
@@ -119,6 +136,7 @@ struct sweep_stats {
 struct sweep_pass {
         const struct sweep_opts *opts;
         struct inuse_set *inuse; /* heap, one per daemon */
+        const struct lease_list *leases;
         struct sweep_stats stats;
         int64_t deadline_mono_ns;
         uint64_t deletes;

@@ -178,6 +178,10 @@ static int sweep_regular(struct sweep_pass *p, int dfd, const char *name, const 
         enum probe_result probe;
         struct statx fresh;
 
+        if (lease_list_contains(p->leases, sx_dev(sx), sx->stx_ino)) {
+                note_kept(p, "leased");
+                return 0;
+        }
         probe = probe_regular(dfd, name, sx, p->root_nodev, &fd);
         switch (probe) {
         case PROBE_GONE:

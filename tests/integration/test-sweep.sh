@@ -50,6 +50,7 @@ echo held >open-file; old open-file
 echo held >open-ns-file; old open-ns-file
 echo mapped >mapped-file; old mapped-file
 echo locked >locked-file; old locked-file
+echo leased >leased-file; old leased-file
 mkdir cwd-dir; old cwd-dir
 mkdir locked-dir; echo x >locked-dir/inside; old locked-dir/inside locked-dir
 mkfifo fifo; old fifo
@@ -84,9 +85,20 @@ sh -c 'cd "$1" && touch "$2" && exec sleep 1000' sh "$T/cwd-dir" "$SCRATCH/r4" &
 # flock(1) on an fd of the process that stays (killing it releases the lock).
 sh -c 'exec 8<"$1"; flock 8; touch "$2"; exec sleep 1000' sh "$T/locked-dir" "$SCRATCH/r5" & pids+=($!)
 sh -c 'exec 8<"$1"; flock 8; touch "$2"; exec sleep 1000' sh "$T/locked-file" "$SCRATCH/r6" & pids+=($!)
-for r in r1 r2 r3 r4 r5 r6; do wait_for "$SCRATCH/$r" || not_ok "holder $r did not start"; done
+# A write lease (what Samba's oplocks are): kept, and the lease is not broken.
+python3 -c '
+import fcntl, os, signal, sys, time
+F_SETLEASE, F_WRLCK = 1024, 1
+signal.signal(signal.SIGIO, lambda *a: open(sys.argv[3], "w").close())
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, F_SETLEASE, F_WRLCK)
+open(sys.argv[2], "w").close()
+while True:
+    time.sleep(1000)' "$T/leased-file" "$SCRATCH/r10" "$SCRATCH/lease-broken" & pids+=($!)
+for r in r1 r2 r3 r4 r5 r6 r10; do wait_for "$SCRATCH/$r" || not_ok "holder $r did not start"; done
 # The holders' own opens may have touched atime: make everything old again.
-old "$T/open-file" "$T/open-ns-file" "$T/mapped-file" "$T/locked-file" "$T/cwd-dir" "$T/locked-dir"
+old "$T/open-file" "$T/open-ns-file" "$T/mapped-file" "$T/locked-file" "$T/cwd-dir" "$T/locked-dir" \
+	"$T/leased-file"
 
 listing() { (cd "$T" && find . | sort); }
 
@@ -140,6 +152,8 @@ kept open-file "file open in another process kept"
 kept open-ns-file "file open in another mount+PID namespace kept"
 kept mapped-file "mmapped-then-closed file kept"
 kept locked-file "flock'ed file kept"
+kept leased-file "file with someone's write lease kept"
+check_fails "... without breaking that lease (not even opened)" test -e "$SCRATCH/lease-broken"
 kept cwd-dir "a process's cwd kept"
 kept locked-dir/inside "flock'ed directory's contents kept"
 kept fifo "FIFO kept"

@@ -261,3 +261,27 @@ TEST(cleanup)
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         ASSERT_EQ(system(cmd), 0);
 }
+
+TEST(lease_list_reads_leases_and_delegations_only)
+{
+        char path[] = "/tmp/test-sweep-locks.XXXXXX";
+        struct lease_list l;
+        int fd = mkstemp(path);
+        const char *text = "1: FLOCK  ADVISORY  WRITE 26999 00:66:20 0 EOF\n"
+                           "2: LEASE  ACTIVE    WRITE 2266 00:2d:12 0 EOF\n"
+                           "3: POSIX  ADVISORY  WRITE 14448 fe:00:5317039 0 EOF\n"
+                           "4: DELEG  ACTIVE    READ 1 103:05:99999999999 0 EOF\n"
+                           "5: LEASE  BREAKING  READ 7 garbage\n";
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, text, strlen(text)), (long long)strlen(text));
+        close(fd);
+        ASSERT_EQ(lease_list_load(&l, path), 2);
+        ASSERT_TRUE(lease_list_contains(&l, makedev(0, 0x2d), 12));
+        ASSERT_TRUE(lease_list_contains(&l, makedev(0x103, 5), 99999999999ULL));
+        ASSERT_FALSE(lease_list_contains(&l, makedev(0, 0x66), 20)); /* flock: not a lease */
+        ASSERT_FALSE(lease_list_contains(&l, makedev(0xfe, 0), 5317039));
+        unlink(path);
+        ASSERT_EQ(lease_list_load(&l, "/nonexistent/locks"), -ENOENT);
+        ASSERT_EQ(l.n, 0);
+}
