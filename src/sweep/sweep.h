@@ -120,9 +120,8 @@ struct sweep_opts {
         bool dry_run;
         bool any_fs;
         bool verbose;
-        const char (*protect)[256];
+        const char (*protect)[256]; /* the config's list (its default: the built-in one) */
         unsigned n_protect;
-        bool protect_defaults;
         const char *proc; /* "/proc" */
 };
 

@@ -296,8 +296,7 @@ static int sweep_entry(struct sweep_pass *p, int dfd, const char *name, unsigned
         struct statx sx;
         int r;
 
-        if (name_is_protected(name, p->opts->protect, p->opts->n_protect,
-                              p->opts->protect_defaults))
+        if (name_is_protected(name, p->opts->protect, p->opts->n_protect, false))
                 return 0;
         r = statx_nofollow(dfd, name, &sx);
         if (r < 0) {
