@@ -245,6 +245,11 @@ void config_init(struct config *c)
         c->tmpfs[2] = (struct tmpfs_entry){.path = "/var/cache", .size = {2ULL << 30, false}};
         c->n_tmpfs = 3;
         snprintf(c->persist, sizeof(c->persist), "/var/lib/ephemeral/persist");
+        /* /var/cache is a tmpfs too, but a cache emptied every ten minutes is no cache:
+         * only the temporary dirs are swept unless sweep.dirs says otherwise. */
+        snprintf(c->sweep_dirs[0], sizeof(c->sweep_dirs[0]), "/tmp");
+        snprintf(c->sweep_dirs[1], sizeof(c->sweep_dirs[1]), "/var/tmp");
+        c->n_sweep_dirs = 2;
         c->sweep_interval_sec = 60;
         c->sweep_age_min = 10;
         for (size_t i = 0; i < ARRAY_SIZE(default_protect); i++)
@@ -496,7 +501,7 @@ static int set_list(struct config *c, const char *key, const char *value, const 
                 fn = add_dir;
         else if (streq(key, "tmpfs"))
                 fn = add_tmpfs;
-        else if (streq(key, "keep"))
+        else if (streq(key, "keep") || streq(key, "sweep.dirs"))
                 fn = add_path;
         else
                 fn = add_name;
@@ -519,6 +524,9 @@ static int set_list(struct config *c, const char *key, const char *value, const 
         } else if (streq(key, "keep")) {
                 memcpy(c->keep, ctx->paths, sizeof(ctx->paths[0]) * ctx->n);
                 c->n_keep = ctx->n;
+        } else if (streq(key, "sweep.dirs")) {
+                memcpy(c->sweep_dirs, ctx->paths, sizeof(ctx->paths[0]) * ctx->n);
+                c->n_sweep_dirs = ctx->n;
         } else if (streq(key, "userkeep")) {
                 memcpy(c->userkeep, ctx->names, sizeof(ctx->names[0]) * ctx->n);
                 c->n_userkeep = ctx->n;
@@ -531,9 +539,9 @@ static int set_list(struct config *c, const char *key, const char *value, const 
 
 static bool known_key(const char *key)
 {
-        static const char *const keys[] = {"",          "dirs",          "tmpfs",         "keep",
-                                           "userkeep",  "size",          "usercache",     "persist",
-                                           "sweep.age", "sweep.protect", "sweep.interval"};
+        static const char *const keys[] = {
+            "",          "dirs",    "tmpfs",     "keep",          "userkeep",       "size",
+            "usercache", "persist", "sweep.age", "sweep.protect", "sweep.interval", "sweep.dirs"};
 
         for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
                 if (streq(key, keys[i]))
@@ -543,7 +551,8 @@ static bool known_key(const char *key)
 
 int config_set(struct config *c, const char *key, const char *value, const char *origin)
 {
-        static const char *const lists[] = {"dirs", "tmpfs", "keep", "userkeep", "sweep.protect"};
+        static const char *const lists[] = {"dirs",     "tmpfs",         "keep",
+                                            "userkeep", "sweep.protect", "sweep.dirs"};
 
         if (!key)
                 key = "";

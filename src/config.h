@@ -51,6 +51,8 @@ struct config {
         char userkeep[CONFIG_MAX_PATTERNS][256];
         unsigned n_userkeep;
         /* sweeper */
+        char sweep_dirs[CONFIG_MAX_DIRS][PATH_MAX]; /* swept by default: /tmp, /var/tmp */
+        unsigned n_sweep_dirs;
         uint64_t sweep_interval_sec;
         uint64_t sweep_age_min;
         char protect[CONFIG_MAX_PATTERNS][256];

@@ -31,8 +31,8 @@ static void usage(FILE *f, const char *prog)
 {
         fprintf(f,
                 "Usage: %s [OPTIONS] [DIR...]\n"
-                "Deletes stale entries from tmpfs directories (default: the configured\n"
-                "ephemeral.tmpfs dirs) that no process has open, mapped or locked.\n\n"
+                "Deletes stale entries from tmpfs directories (default: ephemeral.sweep.dirs,\n"
+                "/tmp and /var/tmp) that no process has open, mapped or locked.\n\n"
                 "  --once               one pass, then exit\n"
                 "  --interval SECONDS   time between passes (default %d)\n"
                 "  --age MINUTES        entries untouched for this long are stale (default %d)\n"
@@ -264,7 +264,7 @@ struct run {
         unsigned n_roots;
         int last_err[SWEEP_MAX_ROOTS]; /* a root's error is logged when it changes */
         bool explicit_roots;           /* given as arguments, not from the config */
-        struct ramwatch_entry watch[SWEEP_MAX_ROOTS + 1];
+        struct ramwatch_entry watch[SWEEP_MAX_ROOTS + 1 + CONFIG_MAX_DIRS];
         unsigned n_watch;
 };
 
@@ -277,7 +277,7 @@ static void log_root_error(const struct run *run, unsigned i, int err)
         else if (run->explicit_roots)
                 log_error("%s is not a tmpfs; refusing to sweep it (use --any-fs to allow)", root);
         else
-                log_warning("%s (ephemeral.tmpfs) is not a tmpfs; not sweeping it until it is "
+                log_warning("%s (ephemeral.sweep.dirs) is not a tmpfs; not sweeping it until it is "
                             "(use --any-fs to allow)",
                             root);
 }
@@ -380,12 +380,12 @@ int cmd_sweep(int argc, char *argv[])
                         log_info("ephemeral is off (kernel command line): nothing to sweep");
                         return EXIT_OK;
                 }
-                for (unsigned i = 0; i < cfg.n_tmpfs; i++)
-                        run.roots[run.n_roots++] = cfg.tmpfs[i].path;
+                for (unsigned i = 0; i < cfg.n_sweep_dirs; i++)
+                        run.roots[run.n_roots++] = cfg.sweep_dirs[i];
         }
         if (run.n_roots == 0) {
                 log_error(
-                    "nothing to sweep: no directories given and no ephemeral.tmpfs configured");
+                    "nothing to sweep: no directories given and ephemeral.sweep.dirs is empty");
                 return EXIT_USAGE;
         }
         const char *store = a.store ? a.store : SWEEP_DEFAULT_STORE;
@@ -395,6 +395,10 @@ int cmd_sweep(int argc, char *argv[])
                 log_warning("store %s does not exist; not watching it", store);
         for (unsigned i = 0; i < run.n_roots; i++)
                 add_watch(&run, run.roots[i]);
+        /* RAM is watched on every tmpfs ephemeral mounts, swept or not (/var/cache);
+         * ramwatch_check skips what is not a tmpfs. */
+        for (unsigned i = 0; !run.explicit_roots && i < cfg.n_tmpfs; i++)
+                add_watch(&run, cfg.tmpfs[i].path);
 
         inuse = malloc(sizeof(*inuse));
         if (!inuse)
