@@ -1,0 +1,90 @@
+#!/bin/bash
+# Assembles the bootable test system from the cached Debian root (build-rootfs.sh):
+# installs ephemeral and its dracut module, the guest's scenario runner, builds the
+# initramfs with the real dracut inside the chroot, puts it in /boot where
+# dracut-shutdown.service looks for it (/boot/initrd.img-$kver) and makes the ext4
+# disk image. Results in $E2E_DIR: base.img, vmlinuz, initrd.img. Each step is
+# cached and redone only when its inputs change.
+set -euo pipefail
+# shellcheck source=tests/e2e/lib-e2e.sh
+. "$(dirname "$0")/lib-e2e.sh"
+
+# The modules of the test initramfs: a systemd initrd, the shutdown initramfs and ours.
+DRACUT_ARGS="--force --no-hostonly --no-compress --add ephemeral"
+IMAGE_SIZE=1536M
+
+"$E2E_SRC/build-rootfs.sh"
+make -C "$TOP" -s all >/dev/null
+root=$E2E_DIR/rootfs
+kver=$(basename "$(echo "$root"/usr/lib/modules/*)")
+
+# What goes into the image from this repository, staged first so it can be hashed.
+inst=$E2E_DIR/install
+rm -rf "$inst"
+# TODO(e2e): switch to `make install DESTDIR=$inst PREFIX=/usr` once initcpio/ and
+# runtime/ exist on main (the install target needs them).
+install -Dm755 "$TOP/build/ephemeral" "$inst/usr/bin/ephemeral"
+for f in "$TOP"/dracut/90ephemeral/*; do
+	install -Dm755 "$f" "$inst/usr/lib/dracut/modules.d/90ephemeral/${f##*/}"
+done
+install -Dm755 "$E2E_SRC/guest/e2e-guest.sh" "$inst/usr/local/lib/e2e/e2e-guest.sh"
+install -Dm755 "$E2E_SRC/guest/manifest.sh" "$inst/usr/local/lib/e2e/manifest.sh"
+install -Dm644 "$E2E_SRC/guest/ephemeral-e2e.service" "$inst/etc/systemd/system/ephemeral-e2e.service"
+mkdir -p "$inst/etc/systemd/system/multi-user.target.wants"
+ln -s ../ephemeral-e2e.service "$inst/etc/systemd/system/multi-user.target.wants/ephemeral-e2e.service"
+if [ -x "$TOP/build/tests/manifest" ]; then
+	install -Dm755 "$TOP/build/tests/manifest" "$inst/usr/local/bin/manifest"
+fi
+
+tree_hash() { (cd "$1" && find . -printf '%p %y %m %l\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r cat) | sha256sum | cut -c1-16; }
+initrd_key=$( (cat "$E2E_DIR/rootfs.key"; echo "$DRACUT_ARGS"; tree_hash "$inst/usr/bin"; tree_hash "$inst/usr/lib/dracut") | sha256sum | cut -c1-16)
+image_key=$( (echo "$initrd_key $IMAGE_SIZE"; tree_hash "$inst"; cat "$0") | sha256sum | cut -c1-16)
+
+if [ -f "$E2E_DIR/base.key" ] && [ "$(cat "$E2E_DIR/base.key")" = "$image_key" ] &&
+	[ -f "$E2E_DIR/base.img" ] && [ -f "$E2E_DIR/initrd.img" ] && [ -f "$E2E_DIR/vmlinuz" ]; then
+	e2e_log "image: cached ($E2E_DIR/base.img)"
+	exit 0
+fi
+[ "$(id -u)" = 0 ] || e2e_die "building the test image needs root"
+start=$(date +%s)
+rm -f "$E2E_DIR/base.key"
+stage=$E2E_DIR/stage
+rm -rf "$stage"
+cp -a "$root" "$stage"
+cp -a "$inst/." "$stage/"
+
+initrd=$E2E_DIR/initrd-$initrd_key.img
+if [ -f "$initrd" ]; then
+	e2e_log "initramfs: cached ($initrd)"
+else
+	e2e_log "initramfs: dracut $DRACUT_ARGS (in the chroot, kernel $kver)"
+	rm -f "$E2E_DIR"/initrd-*.img
+	# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; DRACUT_ARGS is a word list
+	unshare -m --propagation private sh -euc '
+		r=$1; shift
+		mount -t proc proc "$r/proc"
+		mount --rbind /sys "$r/sys"
+		mount --rbind /dev "$r/dev"
+		chroot "$r" dracut "$@"
+	' sh "$stage" $DRACUT_ARGS --kver "$kver" "/boot/initrd.img-$kver" >"$E2E_DIR/dracut.log" 2>&1 ||
+		{ tail -30 "$E2E_DIR/dracut.log" >&2; e2e_die "dracut failed (log: $E2E_DIR/dracut.log)"; }
+	chroot "$stage" lsinitrd "/boot/initrd.img-$kver" >"$E2E_DIR/initrd.list"
+	for f in usr/bin/ephemeral usr/lib/dracut/hooks/pre-pivot/60-ephemeral-mount.sh \
+		usr/lib/dracut/hooks/pre-shutdown/40-ephemeral-flush.sh shutdown; do
+		grep -q " $f\$" "$E2E_DIR/initrd.list" ||
+			e2e_die "the initramfs lacks $f (dracut log: $E2E_DIR/dracut.log)"
+	done
+	cp "$stage/boot/initrd.img-$kver" "$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"
+fi
+cp "$initrd" "$stage/boot/initrd.img-$kver"
+cp "$initrd" "$E2E_DIR/initrd.img"
+cp "$stage/boot/vmlinuz-$kver" "$E2E_DIR/vmlinuz"
+
+e2e_log "image: mkfs.ext4 -d ($IMAGE_SIZE, sparse)"
+rm -f "$E2E_DIR/base.img.tmp"
+mkfs.ext4 -q -F -L e2e-root -d "$stage" "$E2E_DIR/base.img.tmp" "$IMAGE_SIZE"
+mv "$E2E_DIR/base.img.tmp" "$E2E_DIR/base.img"
+rm -rf "$stage"
+echo "$image_key" >"$E2E_DIR/base.key"
+e2e_log "image: built in $(($(date +%s) - start)) s"
