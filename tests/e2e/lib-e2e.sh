@@ -69,7 +69,7 @@ e2e_boot() {
 		-kernel "$E2E_DIR/vmlinuz" -initrd "$E2E_DIR/initrd.img"
 		-append "root=/dev/vda rw console=ttyS0 panic=-1 $cmdline"
 		-drive "file=$img,format=raw,if=virtio,cache=unsafe"
-		-device virtio-rng-pci)
+		-device virtio-rng-pci -pidfile "$E2E_RUN/$name.pid")
 	[ "$mode" = --reboot ] || args+=(-no-reboot)
 	case "$mode" in
 	--visible | --shell)
@@ -81,4 +81,32 @@ e2e_boot() {
 		timeout -k 10 "$E2E_BOOT_TIMEOUT" qemu-system-x86_64 "${args[@]}" </dev/null
 		;;
 	esac
+}
+
+# in_image IMAGE CMD...: runs CMD with the ext4 IMAGE mounted read-only (noload: the
+# journal is not replayed, nothing is written) at $IMG_ROOT, in a private mount
+# namespace so nothing leaks to the host.
+in_image() {
+	local img=$1
+	shift
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	unshare -m --propagation private sh -c '
+		img=$1; shift
+		IMG_ROOT=$(mktemp -d) && export IMG_ROOT || exit 1
+		mount -o ro,noload,loop "$img" "$IMG_ROOT" || exit 1
+		"$@"; rc=$?
+		umount "$IMG_ROOT"; rmdir "$IMG_ROOT"
+		exit $rc' sh "$img" "$@"
+}
+
+# image_manifest IMAGE DIR: the manifest (guest/manifest.sh) of DIR in IMAGE.
+image_manifest() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	in_image "$1" sh -c '"$0" "$IMG_ROOT$1"' "$E2E_SRC/guest/manifest.sh" "$2"
+}
+
+# image_cat IMAGE PATH: the content of PATH in IMAGE (fails when it does not exist).
+image_cat() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	in_image "$1" sh -c 'cat "$IMG_ROOT$0"' "$2"
 }

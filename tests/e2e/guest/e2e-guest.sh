@@ -21,7 +21,7 @@ check() {
 }
 is_overlay() { [ "$(findmnt -n -o FSTYPE --mountpoint "$1")" = overlay ]; }
 not_overlay() { ! findmnt -n --mountpoint "$1" >/dev/null; }
-upper_in_store() { findmnt -n -o OPTIONS --mountpoint "$1" | grep -q 'upperdir=/run/initramfs/ephemeral/'; }
+upper_in_store() { findmnt -n -o OPTIONS --mountpoint "$1" | grep 'upperdir=/run/initramfs/ephemeral/' >/dev/null; }
 echo_into() { printf '%s\n' "$2" >"$1"; }
 booted_cleanly() { # multi-user reached, no unit failed
 	local failed
@@ -29,7 +29,7 @@ booted_cleanly() { # multi-user reached, no unit failed
 	failed=$(systemctl list-units --state=failed --no-legend --plain)
 	[ -z "$failed" ] || { echo "failed units: $failed"; return 1; }
 }
-user_reads_passwd() { runuser -u test -- cat /etc/passwd | grep -q '^root:'; }
+user_reads_passwd() { runuser -u test -- cat /etc/passwd | grep '^root:' >/dev/null; }
 status_shows() {
 	local s
 	s=$(ephemeral status) || { echo "ephemeral status failed: $s"; return 1; }
