@@ -35,7 +35,7 @@ cat >"$root.tmp/etc/dracut.conf.d/10-e2e.conf" <<'CONF'
 # ephemeral e2e test system: a generic (not host-only) systemd initramfs.
 hostonly="no"
 dracutmodules=" systemd systemd-initrd dracut-systemd base fs-lib rootfs-block kernel-modules udev-rules shutdown "
-compress="cat"
+compress="gzip"
 CONF
 cat >"$root.tmp/usr/sbin/policy-rc.d" <<'SH'
 #!/bin/sh
