@@ -83,23 +83,29 @@ lint:
 	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | sort -u)
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'src/sweep/*' 'tests/unit/*.c' 'tests/lib/*.h')
 
+# Runtime files name the binary as @BINDIR@/ephemeral; install substitutes the real dir.
+# $(call subst_install,MODE,SRC,DEST)
+subst_install = sed 's|@BINDIR@|$(BINDIR)|g' $(2) > $(BUILD)/.subst && install -Dm$(1) $(BUILD)/.subst $(3)
+
 install: all
 	install -Dm755 $(BUILD)/ephemeral $(DESTDIR)$(BINDIR)/ephemeral
 	install -Dm755 $(BUILD)/ephemeral-sweep $(DESTDIR)$(BINDIR)/ephemeral-sweep
-	for f in dracut/90ephemeral/*; do install -Dm755 $$f $(DESTDIR)$(DRACUTDIR)/$${f##*/}; done
-	install -Dm644 initcpio/install/ephemeral $(DESTDIR)$(INITCPIODIR)/install/ephemeral
-	install -Dm644 initcpio/hooks/ephemeral $(DESTDIR)$(INITCPIODIR)/hooks/ephemeral
+	for f in $(wildcard dracut/90ephemeral/*); do $(call subst_install,755,$$f,$(DESTDIR)$(DRACUTDIR)/$${f##*/}); done
+	for f in $(wildcard initcpio/install/* initcpio/hooks/*); do \
+		$(call subst_install,644,$$f,$(DESTDIR)$(INITCPIODIR)/$${f#initcpio/}); done
 	for f in $(wildcard runtime/systemd/*.service runtime/systemd/*.timer); do \
-		install -Dm644 $$f $(DESTDIR)$(UNITDIR)/$${f##*/}; done
+		$(call subst_install,644,$$f,$(DESTDIR)$(UNITDIR)/$${f##*/}); done
 	for f in $(wildcard runtime/system-shutdown/*); do \
-		install -Dm755 $$f $(DESTDIR)$(SHUTDOWNDIR)/$${f##*/}; done
+		$(call subst_install,755,$$f,$(DESTDIR)$(SHUTDOWNDIR)/$${f##*/}); done
 	for f in $(wildcard runtime/openrc/*); do \
-		install -Dm755 $$f $(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}; done
+		$(call subst_install,755,$$f,$(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}); done
 	for f in $(wildcard runtime/runit/shutdown.d/*); do \
-		install -Dm644 $$f $(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}; done
+		$(call subst_install,644,$$f,$(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}); done
 	for d in $(wildcard runtime/runit/sv/*); do \
-		install -Dm755 $$d/run $(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run; done
-	install -Dm644 runtime/ephemeral.conf.example $(DESTDIR)$(DATADIR)/doc/ephemeral/ephemeral.conf.example
+		$(call subst_install,755,$$d/run,$(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run); done
+	if [ -f runtime/ephemeral.conf.example ]; then \
+		install -Dm644 runtime/ephemeral.conf.example $(DESTDIR)$(DATADIR)/doc/ephemeral/ephemeral.conf.example; fi
+	rm -f $(BUILD)/.subst
 
 clean:
 	rm -rf build build-asan

@@ -38,16 +38,16 @@ struct tmpfs_entry {
 };
 
 struct config {
-        bool enabled;                       /* ephemeral=off|0|no clears it */
+        bool enabled; /* ephemeral=off|0|no clears it */
         struct overlay_entry dirs[CONFIG_MAX_DIRS];
         unsigned n_dirs;
-        struct size_spec size;              /* store tmpfs cap */
+        struct size_spec size; /* store tmpfs cap */
         struct tmpfs_entry tmpfs[CONFIG_MAX_DIRS];
         unsigned n_tmpfs;
         char keep[CONFIG_MAX_DIRS][PATH_MAX]; /* caches bind-mounted from persist */
         unsigned n_keep;
-        char persist[PATH_MAX];             /* persistent dir for keep/userkeep */
-        struct size_spec usercache;         /* value 0: no per-user ~/.cache tmpfs */
+        char persist[PATH_MAX];     /* persistent dir for keep/userkeep */
+        struct size_spec usercache; /* value 0: no per-user ~/.cache tmpfs */
         char userkeep[CONFIG_MAX_PATTERNS][256];
         unsigned n_userkeep;
         /* sweeper */
@@ -84,6 +84,9 @@ int parse_size(const char *s, struct size_spec *ret);
 
 /* Resolve a size_spec against the machine's RAM (bytes). */
 uint64_t size_to_bytes(const struct size_spec *s, uint64_t ram_bytes);
+
+/* RAM of this machine in bytes (sysinfo), the base of percentage sizes; 0 if unknown. */
+uint64_t config_ram_bytes(void);
 
 /* Format a size for humans ("512.0M"). Returns buf. */
 char *format_size(uint64_t bytes, char *buf, unsigned len);

@@ -18,12 +18,13 @@ static const struct command {
         int (*run)(int argc, char *argv[]);
         const char *usage;
 } commands[] = {
-        { "mount", cmd_mount, "[--root DIR] [--store DIR] [--cmdline FILE] [--config FILE]" },
-        { "flush", cmd_flush, "[--root DIR] [--store DIR] [--dry-run]" },
-        { "status", cmd_status, "[--store DIR] [--json]" },
-        { "diff", cmd_diff, "[--store DIR] [DIR...]" },
-        { "sweep", cmd_sweep,
-          "[--once] [--dry-run] [--setup] [--interval SECONDS] [--age MINUTES] [--config FILE] [DIR...]" },
+    {"mount", cmd_mount, "[--root DIR] [--store DIR] [--cmdline FILE] [--config FILE]"},
+    {"flush", cmd_flush, "[--root DIR] [--store DIR] [--dry-run]"},
+    {"status", cmd_status, "[--store DIR] [--root DIR] [--json]"},
+    {"diff", cmd_diff, "[--store DIR] [--root DIR] [DIR...]"},
+    {"sweep", cmd_sweep,
+     "[--once] [--dry-run] [--setup] [--interval SECONDS] [--age MINUTES] [--config FILE] "
+     "[DIR...]"},
 };
 
 static void usage(FILE *f)

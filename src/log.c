@@ -65,11 +65,14 @@ static void log_line(enum log_level level, const char *text)
                 n = sizeof(line) - 1;
         /* One write per line so concurrent writers do not interleave mid-line. */
         (void)!write(STDERR_FILENO, line, n);
-        if (kmsg_fd >= 0) {
+        /* The kernel rate-limits writers of /dev/kmsg (printk.devkmsg=ratelimit: a burst
+         * of 10 lines per 5 s), so only what a person must see goes there. */
+        if (kmsg_fd >= 0 && level <= LOG_LEVEL_NOTICE) {
                 char kline[2100];
                 int k = snprintf(kline, sizeof(kline), "<%d>%s", (int)level, line);
                 if (k > 0)
-                        (void)!write(kmsg_fd, kline, (size_t)k < sizeof(kline) ? (size_t)k : sizeof(kline) - 1);
+                        (void)!write(kmsg_fd, kline,
+                                     (size_t)k < sizeof(kline) ? (size_t)k : sizeof(kline) - 1);
         }
 }
 

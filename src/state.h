@@ -33,15 +33,15 @@ enum state_status {
 };
 
 struct state_dir {
-        char path[PATH_MAX];    /* the overlaid dir, relative to the root: "/etc" */
+        char path[PATH_MAX];     /* the overlaid dir, relative to the root: "/etc" */
         char name[NAME_MAX + 1]; /* its directory name in the store */
         enum dir_mode mode;
         enum state_status status;
-        char uuid[64];          /* "" when the lower fs has none */
+        char uuid[64]; /* "" when the lower fs has none */
         char fstype[32];
-        char fsroot[PATH_MAX];  /* where path lives inside its filesystem */
-        dev_t dev;              /* st_dev of the lower dir at mount time */
-        char options[1024];     /* overlay mount options used */
+        char fsroot[PATH_MAX]; /* where path lives inside its filesystem */
+        dev_t dev;             /* st_dev of the lower dir at mount time */
+        char options[1024];    /* overlay mount options used */
 };
 
 struct state {

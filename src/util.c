@@ -133,8 +133,8 @@ static int open_dir_walk(int dirfd, const char *path, int flags)
 int open_dir_beneath(int dirfd, const char *path, int flags)
 {
         struct open_how how = {
-                .flags = (uint64_t)(flags | O_DIRECTORY | O_CLOEXEC),
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+            .flags = (uint64_t)(flags | O_DIRECTORY | O_CLOEXEC),
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         long fd;
 

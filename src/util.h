@@ -20,9 +20,9 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Exit codes shared by all commands (s6 convention). */
-#define EXIT_OK      0
-#define EXIT_USAGE   100 /* bad usage or bad configuration */
-#define EXIT_SYSTEM  111 /* a system call failed */
+#define EXIT_OK     0
+#define EXIT_USAGE  100 /* bad usage or bad configuration */
+#define EXIT_SYSTEM 111 /* a system call failed */
 
 static inline int safe_close(int fd)
 {
@@ -79,6 +79,14 @@ static inline const char *startswith(const char *s, const char *prefix)
         return strncmp(s, prefix, n) == 0 ? s + n : NULL;
 }
 
+/* Is the normalised path equal to dir or below it? ("/var/log" is under "/var" and
+ * under "/", "/varx" is not under "/var".) */
+static inline bool path_is_under(const char *path, const char *dir)
+{
+        const char *rest = startswith(path, dir);
+        return rest && (*rest == '\0' || *rest == '/' || streq(dir, "/"));
+}
+
 static inline bool dot_or_dotdot(const char *name)
 {
         return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
@@ -89,8 +97,7 @@ static inline bool dot_or_dotdot(const char *name)
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Write data to dirfd/name atomically: temporary file, fsync, rename, fsync dir. */
-int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
-                         mode_t mode);
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
 /* write(2) until everything is written; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);

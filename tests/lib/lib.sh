@@ -60,12 +60,26 @@ in_private_mount_ns() {
 	fi
 }
 
+# umount_below DIR: lazily unmount every mount at or below DIR, deepest first,
+# in passes (a mount hidden under another one becomes reachable in the next pass).
+umount_below() {
+	local t pass=0 targets
+	while [ $pass -lt 10 ]; do
+		targets=$(findmnt -rn -o TARGET | awk -v d="$1" 'index($0, d) == 1' | sort -r)
+		[ -n "$targets" ] || return 0
+		while read -r t; do
+			umount -l "$(printf '%b' "$t")" 2>/dev/null
+		done <<<"$targets"
+		pass=$((pass + 1))
+	done
+}
+
 # make_scratch: sets SCRATCH to a fresh directory on a disk-backed filesystem
 # (under build/, so overlayfs accepts it as a lower layer), removed at exit.
 make_scratch() {
 	mkdir -p "$TOP/build/scratch"
 	SCRATCH=$(mktemp -d "$TOP/build/scratch/test.XXXXXX")
-	trap 'umount -R -l "$SCRATCH" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+	trap 'umount_below "$SCRATCH"; rm -rf "$SCRATCH"' EXIT
 }
 
 # finish: the exit status of the test program.

@@ -27,7 +27,7 @@ static int test_failed;
         __attribute__((constructor)) static void test_register_##n(void)                           \
         {                                                                                          \
                 if (test_count < TEST_MAX)                                                         \
-                        test_cases[test_count++] = (struct test_case){ #n, test_##n };             \
+                        test_cases[test_count++] = (struct test_case){#n, test_##n};               \
         }                                                                                          \
         static void test_##n(void)
 
@@ -62,7 +62,7 @@ static int test_failed;
 
 int main(void)
 {
-        unsigned passed = 0, failed = 0;
+        static unsigned passed, failed; /* static: survive longjmp (-Wclobbered) */
 
         for (unsigned i = 0; i < test_count; i++) {
                 test_failed = 0;
