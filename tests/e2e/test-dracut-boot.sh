@@ -47,7 +47,7 @@ run_scenario() {
 			sleep 1
 		done
 		[ -f "$E2E_RUN/$name.pid" ] && kill -KILL "$(cat "$E2E_RUN/$name.pid")" 2>/dev/null
-		wait $!
+		{ wait $!; } 2>/dev/null
 		rc=$?
 	else
 		e2e_boot "$name" "$img" "$cmdline" "$mode"

@@ -50,7 +50,8 @@ finish() { # finish poweroff|reboot
 # The changes scenario 1 (and 6) make through the overlays.
 change_etc() {
 	echo new >/etc/e2e-new && chmod 640 /etc/e2e-new && chown 1000:1000 /etc/e2e-new &&
-		setfattr -n user.e2e -v hello /etc/e2e-new && setfacl -m u:test:r /etc/e2e-new &&
+		setfattr -n trusted.e2e -v hello /etc/e2e-new && setfacl -m u:test:r /etc/e2e-new &&
+		echo "#!/bin/sh" >/etc/e2e-cap && setcap cap_net_raw+ep /etc/e2e-cap &&
 		echo changed >>/etc/e2e-fixture/modify &&
 		touch -d '2001-02-03 04:05:06.123456789' /etc/e2e-fixture/modify &&
 		chmod 600 /etc/e2e-fixture/keep &&
@@ -59,6 +60,11 @@ change_etc() {
 		mkdir -p /etc/e2e-newdir/a && echo x >/etc/e2e-newdir/a/f && ln /etc/e2e-newdir/a/f /etc/e2e-newdir/hard &&
 		ln -s ../e2e-new /etc/e2e-newdir/sym && mkfifo /etc/e2e-newdir/fifo &&
 		mv /etc/e2e-fixture/keep /etc/e2e-fixture/kept
+}
+# A lower file carrying a user.* xattr: copy-up must keep it (tmpfs has user.*
+# xattrs only since Linux 6.6).
+modify_user_xattr_file() {
+	echo more >>/etc/e2e-fixture/user-xattr && getfattr -n user.e2e /etc/e2e-fixture/user-xattr
 }
 change_varlog() {
 	echo 'new log' >/var/log/e2e-new.log && echo 'appended' >>/var/log/e2e-old.log &&
@@ -84,6 +90,7 @@ default)
 	check user-reads-passwd user_reads_passwd
 	check change-etc change_etc
 	check change-varlog change_varlog
+	check modify-file-with-user-xattr modify_user_xattr_file
 	block diff ephemeral diff
 	sync
 	block manifest-etc /usr/local/lib/e2e/manifest.sh /etc

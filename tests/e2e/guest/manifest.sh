@@ -14,7 +14,7 @@ fi
 find . -xdev \( -type d -printf '%p\td\t%m\t%U\t%G\t-\t-\t%T@\t\n' \) -o \
 	-printf '%p\t%y\t%m\t%U\t%G\t%n\t%s\t%T@\t%l\n' | LC_ALL=C sort
 find . -xdev -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
-getfattr -R -P -d -m - -e hex . 2>/dev/null |
+getfattr -R -P -h -d -m - -e hex . 2>/dev/null |
 	awk 'BEGIN { RS = ""; FS = "\n" }
 	{	# one line per file, its attributes sorted (listxattr order differs per fs)
 		n = 0
