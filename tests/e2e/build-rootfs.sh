@@ -83,9 +83,13 @@ setfattr -n user.e2e -v lower "$root.tmp/etc/e2e-fixture/user-xattr"
 echo gone >"$root.tmp/etc/e2e-gone-dir/deep/file"
 echo 'old log line' >"$root.tmp/var/log/e2e-old.log"
 echo 'log to delete' >"$root.tmp/var/log/e2e-delete.log"
-# No login prompt waits on a password: root logs in on the serial console at once.
+# `make vm`: root logs in on the serial console at once. Scenario boots (and the
+# demo) have ephemeral_test= on the command line and keep the console to themselves.
 mkdir -p "$root.tmp/etc/systemd/system/serial-getty@ttyS0.service.d"
 cat >"$root.tmp/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<'UNIT'
+[Unit]
+ConditionKernelCommandLine=!ephemeral_test
+
 [Service]
 ExecStart=
 ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 %I $TERM

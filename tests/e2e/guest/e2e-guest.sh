@@ -144,6 +144,20 @@ crash)
 	out KILLME
 	sleep infinity
 	;;
+demo)
+	# `make demo`: the same steps, shown on the console.
+	say() { printf '\n\033[1;32m[guest]$ %s\033[0m\n' "$*" >/dev/console; }
+	run() { say "$*"; "$@" >/dev/console 2>&1; }
+	token=$(sed -n 's/.*ephemeral_demo=\([^ ]*\).*/\1/p' /proc/cmdline)
+	run findmnt -t overlay,tmpfs -o TARGET,FSTYPE,SOURCE,OPTIONS
+	run ephemeral status
+	say "echo 'written in RAM during the demo ($token)' >/etc/demo-note"
+	echo "written in RAM during the demo ($token)" >/etc/demo-note
+	run ephemeral diff
+	say "poweroff   # watch the shutdown initramfs merge the changes into the disk"
+	sleep 2
+	finish poweroff
+	;;
 *)
 	out "FAIL scenario unknown scenario '$scenario'"
 	finish poweroff
