@@ -59,7 +59,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/lib/test.h $(BUILD)/libephemeral.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(BUILD)/libephemeral.a \
 		$(shell pkg-config --libs $(PKGS))
 
-unit-bins: $(UNIT_BINS)
+unit-bins: $(UNIT_BINS) $(BUILD)/tests/manifest
+
+# Test tool (tree manifests for comparisons): libc only and static, so it can be
+# copied into a test VM; never built with the sanitizers.
+$(BUILD)/tests/manifest: tests/lib/manifest.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -static -o $@ $<
 
 # Every test: unit (plain and ASan/UBSan), integration (real mounts, unshare -m),
 # end-to-end (QEMU boots). Installs its own apt dependencies.
