@@ -16,7 +16,7 @@ DRACUT_ARGS="--force --no-hostonly --compress=gzip --add ephemeral"
 IMAGE_SIZE=1536M
 
 "$E2E_SRC/build-rootfs.sh"
-make -C "$TOP" -s all >/dev/null
+make -C "$TOP" -s all build/tests/manifest >/dev/null
 root=$E2E_DIR/rootfs
 kver=$(basename "$(echo "$root"/usr/lib/modules/*)")
 
@@ -30,13 +30,12 @@ for f in "$TOP"/dracut/90ephemeral/*; do
 	install -Dm755 "$f" "$inst/usr/lib/dracut/modules.d/90ephemeral/${f##*/}"
 done
 install -Dm755 "$E2E_SRC/guest/e2e-guest.sh" "$inst/usr/local/lib/e2e/e2e-guest.sh"
-install -Dm755 "$E2E_SRC/guest/manifest.sh" "$inst/usr/local/lib/e2e/manifest.sh"
 install -Dm644 "$E2E_SRC/guest/ephemeral-e2e.service" "$inst/etc/systemd/system/ephemeral-e2e.service"
 mkdir -p "$inst/etc/systemd/system/multi-user.target.wants"
 ln -s ../ephemeral-e2e.service "$inst/etc/systemd/system/multi-user.target.wants/ephemeral-e2e.service"
-if [ -x "$TOP/build/tests/manifest" ]; then
-	install -Dm755 "$TOP/build/tests/manifest" "$inst/usr/local/bin/manifest"
-fi
+# The tree manifest tool (tests/lib/manifest.c, static): the guest records the merged
+# view with it, the host the disk image.
+install -Dm755 "$TOP/build/tests/manifest" "$inst/usr/local/bin/manifest"
 
 tree_hash() { (cd "$1" && find . -printf '%p %y %m %l\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r cat) | sha256sum | cut -c1-16; }
 initrd_key=$( (cat "$E2E_DIR/rootfs.key"; echo "$DRACUT_ARGS"; tree_hash "$inst/usr/bin"; tree_hash "$inst/usr/lib/dracut") | sha256sum | cut -c1-16)

@@ -99,10 +99,10 @@ in_image() {
 		exit $rc' sh "$img" "$@"
 }
 
-# image_manifest IMAGE DIR: the manifest (guest/manifest.sh) of DIR in IMAGE.
+# image_manifest IMAGE DIR: the manifest (tests/lib/manifest.c) of DIR in IMAGE.
 image_manifest() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	in_image "$1" sh -c '"$0" "$IMG_ROOT$1"' "$E2E_SRC/guest/manifest.sh" "$2"
+	in_image "$1" sh -c '"$0" "$IMG_ROOT$1"' "$TOP/build/tests/manifest" "$2"
 }
 
 # image_cat IMAGE PATH: the content of PATH in IMAGE (fails when it does not exist).

@@ -93,7 +93,7 @@ default)
 	check modify-file-with-user-xattr modify_user_xattr_file
 	block diff ephemeral diff
 	sync
-	block manifest-etc /usr/local/lib/e2e/manifest.sh /etc
+	block manifest-etc manifest /etc
 	finish poweroff
 	;;
 reboot)
