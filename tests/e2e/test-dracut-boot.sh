@@ -39,7 +39,7 @@ run_scenario() {
 	cp --sparse=always "$E2E_DIR/base.img" "$img"
 	start=$(date +%s)
 	if [ "$mode" = --crash ]; then
-		e2e_boot "$name" "$img" "$cmdline" &
+		e2e_boot "$name" "$img" "$cmdline" 2>"$E2E_RUN/$name.stderr" &
 		# Pull the plug as soon as the guest says its changes are made.
 		for ((i = 0; i < E2E_BOOT_TIMEOUT; i++)); do
 			grep -q '^KILLME' "$E2E_RUN/$name.result" 2>/dev/null && break
@@ -50,7 +50,7 @@ run_scenario() {
 		{ wait $!; } 2>/dev/null
 		rc=$?
 	else
-		e2e_boot "$name" "$img" "$cmdline" "$mode"
+		e2e_boot "$name" "$img" "$cmdline" "$mode" 2>"$E2E_RUN/$name.stderr"
 		rc=$?
 	fi
 	echo "$rc $(($(date +%s) - start))" >"$E2E_RUN/$name.rc"
@@ -106,6 +106,7 @@ scenario_done() {
 	if [ "$_tap_failed" -gt "$failed_before" ]; then
 		diag "---- $1: last lines of the guest console ($E2E_RUN/$1.console)"
 		tail -40 "$E2E_RUN/$1.console" | tr -d '\r' | sed 's/^/#   /'
+		sed 's/^/#   qemu: /' "$E2E_RUN/$1.stderr"
 	fi
 	failed_before=$_tap_failed
 }

@@ -61,8 +61,9 @@ change_etc() {
 		ln -s ../e2e-new /etc/e2e-newdir/sym && mkfifo /etc/e2e-newdir/fifo &&
 		mv /etc/e2e-fixture/keep /etc/e2e-fixture/kept
 }
-# A lower file carrying a user.* xattr: copy-up must keep it (tmpfs has user.*
-# xattrs only since Linux 6.6).
+# A lower file carrying a user.* xattr: modifying it must keep the xattr. Known to
+# fail on Linux < 6.6: tmpfs (the store) has no user.* xattrs there, overlayfs's
+# copy-up drops them silently and the flush then writes the file without them.
 modify_user_xattr_file() {
 	echo more >>/etc/e2e-fixture/user-xattr && getfattr -n user.e2e /etc/e2e-fixture/user-xattr
 }
