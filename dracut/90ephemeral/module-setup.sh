@@ -27,8 +27,14 @@ installkernel() {
 install() {
     local _bin
     _bin=$(find_binary ephemeral) || return 1
-    # A fixed path in the image: the hooks run with PATH=/usr/sbin:/usr/bin:/sbin:/bin.
-    inst_binary "$_bin" /usr/bin/ephemeral
+    # At its installed path (the system-shutdown hook looks for it there under
+    # /run/initramfs) and, for the hooks (PATH=/usr/sbin:/usr/bin:/sbin:/bin), as
+    # /usr/bin/ephemeral when that differs (e.g. PREFIX=/usr/local).
+    inst_binary "$_bin"
+    # (/bin may be a symlink to usr/bin: then it is there already.)
+    if [ ! -e "${initdir}/usr/bin/ephemeral" ]; then
+        ln_r "$_bin" /usr/bin/ephemeral
+    fi
     [ -f "${dracutsysrootdir-}/etc/ephemeral.conf" ] && inst_simple /etc/ephemeral.conf
     inst_hook pre-pivot 60 "$moddir/ephemeral-mount.sh"
     inst_hook pre-shutdown 40 "$moddir/ephemeral-flush.sh"

@@ -3,7 +3,8 @@
 # installs ephemeral and its dracut module, the guest's scenario runner, builds the
 # initramfs with the real dracut inside the chroot, puts it in /boot where
 # dracut-shutdown.service looks for it (/boot/initrd.img-$kver) and makes the ext4
-# disk image. Results in $E2E_DIR: base.img, vmlinuz, initrd.img. Each step is
+# disk image. Results in $E2E_DIR: base.img, vmlinuz, initrd.img (systemd in the
+# initramfs), initrd-shinit.img (dracut's shell init). Each step is
 # cached and redone only when its inputs change.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib-e2e.sh
@@ -42,7 +43,8 @@ initrd_key=$( (cat "$E2E_DIR/rootfs.key"; echo "$DRACUT_ARGS"; tree_hash "$inst/
 image_key=$( (echo "$initrd_key $IMAGE_SIZE"; tree_hash "$inst"; cat "$0") | sha256sum | cut -c1-16)
 
 if [ -f "$E2E_DIR/base.key" ] && [ "$(cat "$E2E_DIR/base.key")" = "$image_key" ] &&
-	[ -f "$E2E_DIR/base.img" ] && [ -f "$E2E_DIR/initrd.img" ] && [ -f "$E2E_DIR/vmlinuz" ]; then
+	[ -f "$E2E_DIR/base.img" ] && [ -f "$E2E_DIR/initrd.img" ] && [ -f "$E2E_DIR/initrd-shinit.img" ] &&
+	[ -f "$E2E_DIR/vmlinuz" ]; then
 	e2e_log "image: cached ($E2E_DIR/base.img)"
 	exit 0
 fi
@@ -54,32 +56,42 @@ rm -rf "$stage"
 cp -a "$root" "$stage"
 cp -a "$inst/." "$stage/"
 
-initrd=$E2E_DIR/initrd-$initrd_key.img
-if [ -f "$initrd" ]; then
-	e2e_log "initramfs: cached ($initrd)"
-else
-	e2e_log "initramfs: dracut $DRACUT_ARGS (in the chroot, kernel $kver)"
-	rm -f "$E2E_DIR"/initrd-*.img
-	# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; DRACUT_ARGS is a word list
-	unshare -m --propagation private sh -euc '
-		r=$1; shift
-		mount -t proc proc "$r/proc"
-		mount --rbind /sys "$r/sys"
-		mount --rbind /dev "$r/dev"
-		chroot "$r" dracut "$@"
-	' sh "$stage" $DRACUT_ARGS --kver "$kver" "/boot/initrd.img-$kver" >"$E2E_DIR/dracut.log" 2>&1 ||
-		{ tail -30 "$E2E_DIR/dracut.log" >&2; e2e_die "dracut failed (log: $E2E_DIR/dracut.log)"; }
-	chroot "$stage" lsinitrd "/boot/initrd.img-$kver" >"$E2E_DIR/initrd.list"
-	for f in usr/bin/ephemeral usr/lib/dracut/hooks/pre-pivot/60-ephemeral-mount.sh \
-		usr/lib/dracut/hooks/pre-shutdown/40-ephemeral-flush.sh shutdown; do
-		grep -q " $f\$" "$E2E_DIR/initrd.list" ||
-			e2e_die "the initramfs lacks $f (dracut log: $E2E_DIR/dracut.log)"
-	done
-	cp "$stage/boot/initrd.img-$kver" "$initrd.tmp"
-	mv "$initrd.tmp" "$initrd"
-fi
-cp "$initrd" "$stage/boot/initrd.img-$kver"
-cp "$initrd" "$E2E_DIR/initrd.img"
+# build_initrd VARIANT OUTPUT EXTRA_ARGS...: $E2E_DIR/OUTPUT built by dracut in the
+# chroot (cached as cache-VARIANT-<key>.img), checked to hold our binary and hooks.
+build_initrd() {
+	local name=$1 out=$2 cached f
+	shift 2
+	cached=$E2E_DIR/cache-$name-$(echo "$initrd_key $*" | sha256sum | cut -c1-16).img
+	if [ -f "$cached" ]; then
+		e2e_log "initramfs: cached ($cached)"
+	else
+		e2e_log "initramfs: dracut $DRACUT_ARGS $* (in the chroot, kernel $kver)"
+		rm -f "$E2E_DIR/cache-$name"-*.img
+		# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; DRACUT_ARGS is a word list
+		unshare -m --propagation private sh -euc '
+			r=$1; shift
+			mount -t proc proc "$r/proc"
+			mount --rbind /sys "$r/sys"
+			mount --rbind /dev "$r/dev"
+			chroot "$r" dracut "$@"
+		' sh "$stage" $DRACUT_ARGS "$@" --kver "$kver" /tmp/initrd.img >"$E2E_DIR/$name.log" 2>&1 ||
+			{ tail -30 "$E2E_DIR/$name.log" >&2; e2e_die "dracut failed (log: $E2E_DIR/$name.log)"; }
+		chroot "$stage" lsinitrd /tmp/initrd.img >"$E2E_DIR/$name.list"
+		for f in usr/bin/ephemeral usr/lib/dracut/hooks/pre-pivot/60-ephemeral-mount.sh \
+			usr/lib/dracut/hooks/pre-shutdown/40-ephemeral-flush.sh shutdown; do
+			grep -q " $f\$" "$E2E_DIR/$name.list" ||
+				e2e_die "the initramfs lacks $f (dracut log: $E2E_DIR/$name.log)"
+		done
+		mv "$stage/tmp/initrd.img" "$cached"
+	fi
+	cp "$cached" "$E2E_DIR/$out"
+}
+# The one that boots and is restored at shutdown, with dracut's systemd init ...
+build_initrd systemd initrd.img
+cp "$E2E_DIR/initrd.img" "$stage/boot/initrd.img-$kver"
+# ... and one with dracut's shell init (scenario shinit boots it; the shutdown side
+# is the same /shutdown script from /boot's image).
+build_initrd shinit initrd-shinit.img --modules "base fs-lib rootfs-block kernel-modules udev-rules shutdown"
 cp "$stage/boot/vmlinuz-$kver" "$E2E_DIR/vmlinuz"
 
 e2e_log "image: mkfs.ext4 -d ($IMAGE_SIZE, sparse)"

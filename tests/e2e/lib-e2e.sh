@@ -66,7 +66,7 @@ e2e_boot() {
 	result=$E2E_RUN/$name.result
 	: >"$result"
 	args=(-accel tcg -m 1G -smp 1 -nodefaults -no-user-config -display none
-		-kernel "$E2E_DIR/vmlinuz" -initrd "$E2E_DIR/initrd.img"
+		-kernel "$E2E_DIR/vmlinuz" -initrd "${E2E_INITRD:-$E2E_DIR/initrd.img}"
 		-append "root=/dev/vda rw console=ttyS0 panic=-1 $cmdline"
 		-drive "file=$img,format=raw,if=virtio,cache=unsafe"
 		-device virtio-rng-pci -pidfile "$E2E_RUN/$name.pid")

@@ -4,7 +4,7 @@
 # boot per scenario, that the overlays are mounted at boot and merged to disk by the
 # shutdown initramfs. The guest (guest/e2e-guest.sh) reports over a second serial
 # port; the host then inspects the disk image read-only and runs e2fsck -fn.
-# Scenarios: default, reboot, discard, off, badcmdline, crash (see below).
+# Scenarios: default, reboot, discard, off, badcmdline, crash, shinit (see below).
 set -uo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=tests/lib/lib.sh
@@ -33,9 +33,13 @@ if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
 fi
 
 # ---- boots (two at a time, each on its own copy of the image) -----------------------
-# run_scenario NAME CMDLINE [--reboot|--crash]
+# run_scenario NAME CMDLINE [--reboot|--crash|--shinit]
 run_scenario() {
 	local name=$1 cmdline=$2 mode=${3:-} img=$E2E_RUN/$1.img start rc i
+	if [ "$mode" = --shinit ]; then
+		export E2E_INITRD=$E2E_DIR/initrd-shinit.img
+		mode=
+	fi
 	cp --sparse=always "$E2E_DIR/base.img" "$img"
 	start=$(date +%s)
 	if [ "$mode" = --crash ]; then
@@ -63,6 +67,7 @@ scenarios=(
 	"badcmdline|ephemeral_test=badcmdline ephemeral.dirs=relative,/nonexistent,/,/etc|"
 	"discard|ephemeral_test=discard ephemeral.dirs=/etc:discard|"
 	"off|ephemeral_test=off ephemeral=off|"
+	"shinit|ephemeral_test=shinit|--shinit"
 )
 t0=$(date +%s)
 for s in "${scenarios[@]}"; do
@@ -113,6 +118,8 @@ scenario_done() {
 failed_before=0
 # shellcheck disable=SC2317 # called through check
 in_console() { tr -d '\r' <"$E2E_RUN/$1.console" | grep -F -- "$2" >/dev/null; }
+# shellcheck disable=SC2317 # called through check
+no_systemd_initrd() { ! tr -d '\r' <"$E2E_RUN/$1.console" | grep -E 'Welcome to .*\(Initramfs\)'; }
 # shellcheck disable=SC2317 # called through check
 flushed_by_hook() { in_console "$1" "ephemeral: merging the RAM changes into the disk"; }
 
@@ -188,6 +195,17 @@ image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
 image_manifest "$E2E_RUN/$name.img" /var/log >"$E2E_RUN/$name-disk-varlog.manifest"
 same_manifest "$name: disk /etc exactly as before the boot" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
 same_manifest "$name: disk /var/log exactly as before the boot" "$E2E_RUN/base-varlog.manifest" "$E2E_RUN/$name-disk-varlog.manifest"
+scenario_done $name
+
+# 7. The same module under dracut's shell init (no systemd in the initramfs).
+name=shinit
+boot_status $name 0
+guest_checks $name
+check "$name: booted dracut's shell init (no systemd initrd banner)" no_systemd_initrd $name
+check "$name: shutdown initramfs ran the flush hook" flushed_by_hook $name
+fsck_clean $name
+assert_eq "$name: change on disk" "written under the shell-init initramfs" \
+	"$(image_cat "$E2E_RUN/$name.img" /etc/e2e-shinit)"
 scenario_done $name
 
 rm -f "$E2E_RUN"/*.img

@@ -145,6 +145,14 @@ crash)
 	out KILLME
 	sleep infinity
 	;;
+shinit)
+	# Booted with the initramfs that uses dracut's shell init instead of systemd.
+	check etc-is-overlay is_overlay /etc
+	check varlog-is-overlay is_overlay /var/log
+	check booted-cleanly booted_cleanly
+	check change-etc echo_into /etc/e2e-shinit "written under the shell-init initramfs"
+	finish poweroff
+	;;
 demo)
 	# `make demo`: the same steps, shown on the console.
 	say() { printf '\n\033[1;32m[guest]$ %s\033[0m\n' "$*" >/dev/console; }
