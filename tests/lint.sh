@@ -13,6 +13,6 @@ mapfile -t sh_files < <(git ls-files | while read -r f; do
 	case "$f" in *.sh|tests/run|bench/run|.ci/run|initcpio/*|runtime/openrc/*|runtime/system-shutdown/*|runtime/runit/*|dracut/*) echo "$f" ;; esac
 done)
 for f in "${sh_files[@]}"; do [ -f "$f" ] && check shellcheck -x "$f"; done
-mapfile -t c_files < <(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h' 'tests/lib/*.c')
+mapfile -t c_files < <(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h' 'tests/lib/*.c' 'bench/*.c')
 [ ${#c_files[@]} -gt 0 ] && check clang-format --dry-run --Werror "${c_files[@]}"
 exit 0
