@@ -16,6 +16,12 @@ else
     # unpacks it to /run/initramfs only when .need_shutdown exists).
     if [ -f /run/initramfs/ephemeral/state ]; then
         need_shutdown
+        # dracut's shell init mounts /run noexec, and /run moves into the real root:
+        # systemd-shutdown then cannot execute /run/initramfs/shutdown, so this
+        # module's pre-shutdown hook never runs there. Say where the flush happens.
+        if [ -z "${DRACUT_SYSTEMD-}" ] && awk '$2 == "/run" && $4 ~ /(^|,)noexec(,|$)/ { f = 1 } END { exit !f }' /proc/mounts; then
+            info "ephemeral: /run is noexec (dracut shell init): the shutdown initramfs cannot run; the flush is left to systemd-shutdown's hook (system-shutdown/ephemeral) or your init's ephemeral shutdown script"
+        fi
     fi
     unset _ephemeral_rc
 fi

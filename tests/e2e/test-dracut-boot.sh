@@ -197,12 +197,16 @@ same_manifest "$name: disk /etc exactly as before the boot" "$E2E_RUN/base-etc.m
 same_manifest "$name: disk /var/log exactly as before the boot" "$E2E_RUN/base-varlog.manifest" "$E2E_RUN/$name-disk-varlog.manifest"
 scenario_done $name
 
-# 7. The same module under dracut's shell init (no systemd in the initramfs).
+# 7. The same module under dracut's shell init (no systemd in the initramfs): the
+# overlays are mounted and the changes still reach the disk at poweroff.
 name=shinit
 boot_status $name 0
 guest_checks $name
 check "$name: booted dracut's shell init (no systemd initrd banner)" no_systemd_initrd $name
-check "$name: shutdown initramfs ran the flush hook" flushed_by_hook $name
+# dracut's shell init leaves /run noexec: systemd-shutdown cannot execute the shutdown
+# initramfs, so the flush must come from the system-shutdown hook instead.
+check "$name: the boot hook explains where the flush happens" in_console $name "ephemeral: /run is noexec"
+if flushed_by_hook $name; then diag "$name: flushed by the shutdown initramfs"; else diag "$name: flushed by another path"; fi
 fsck_clean $name
 assert_eq "$name: change on disk" "written under the shell-init initramfs" \
 	"$(image_cat "$E2E_RUN/$name.img" /etc/e2e-shinit)"
