@@ -23,7 +23,7 @@ mkdir -p "$root.tmp"
 
 e2e_log "rootfs: debootstrap $E2E_SUITE (minbase) into $root.tmp"
 debootstrap --variant=minbase --cache-dir="$E2E_DIR/debs" \
-	--include=systemd-sysv,udev,kmod,attr,acl,libcap2-bin,procps \
+	--include=systemd-sysv,udev,kmod,dbus,attr,acl,libcap2-bin,procps \
 	"$E2E_SUITE" "$root.tmp" "$mirror" >"$E2E_DIR/debootstrap.log" 2>&1 ||
 	{ tail -30 "$E2E_DIR/debootstrap.log" >&2; e2e_die "debootstrap failed (log: $E2E_DIR/debootstrap.log)"; }
 
