@@ -9,6 +9,7 @@ DRACUTDIR   ?= /usr/lib/dracut/modules.d/90ephemeral
 INITCPIODIR ?= /usr/lib/initcpio
 UNITDIR     ?= /usr/lib/systemd/system
 SHUTDOWNDIR ?= /usr/lib/systemd/system-shutdown
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
 
@@ -86,7 +87,8 @@ bench: all
 	bench/run
 
 lint:
-	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | sort -u)
+	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | \
+		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' | sort -u)
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'src/sweep/*' 'tests/unit/*.c' 'tests/lib/*.h')
 
 # Runtime files name the binary as @BINDIR@/ephemeral; install substitutes the real dir.
@@ -99,6 +101,9 @@ install: all
 	for f in $(wildcard dracut/90ephemeral/*); do $(call subst_install,755,$$f,$(DESTDIR)$(DRACUTDIR)/$${f##*/}); done
 	for f in $(wildcard initcpio/install/* initcpio/hooks/*); do \
 		$(call subst_install,644,$$f,$(DESTDIR)$(INITCPIODIR)/$${f#initcpio/}); done
+	$(call subst_install,755,initcpio/ephemeral-shutdown,$(DESTDIR)$(INITCPIODIR)/ephemeral-shutdown)
+	$(call subst_install,644,initcpio/ephemeral-initrd-mount.service,$(DESTDIR)$(UNITDIR)/ephemeral-initrd-mount.service)
+	install -Dm644 initcpio/ephemeral-mkinitcpio.tmpfiles $(DESTDIR)$(TMPFILESDIR)/ephemeral-mkinitcpio.conf
 	for f in $(wildcard runtime/systemd/*.service runtime/systemd/*.timer); do \
 		$(call subst_install,644,$$f,$(DESTDIR)$(UNITDIR)/$${f##*/}); done
 	for f in $(wildcard runtime/system-shutdown/*); do \

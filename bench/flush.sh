@@ -6,7 +6,8 @@
 # by `ephemeral flush`, by `rsync -aHAX` and by `cp -a` (each followed by a sync of
 # the filesystem, since flush's durability is part of its job). rsync and cp only
 # copy; they do not apply whiteouts or opaque dirs, so they do less than flush.
-# Prints the median of BENCH_RUNS (default 5) runs and the ratios.
+# Prints the median of BENCH_RUNS (default 5) runs and the ratios. BENCH_WRAP
+# (e.g. "strace -c -o FILE") is put in front of the ephemeral command.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 111
 TOP=$PWD
@@ -75,7 +76,7 @@ for tool in ephemeral rsync cp; do
 		fresh_lower
 		t0=$(ms)
 		case $tool in
-		ephemeral) "$EPHEMERAL" flush --root "$W/root" --store "$S" >/dev/null 2>&1 || { echo "flush failed"; exit 1; } ;;
+		ephemeral) ${BENCH_WRAP:-} "$EPHEMERAL" flush --root "$W/root" --store "$S" >/dev/null 2>&1 || { echo "flush failed"; exit 1; } ;;
 		rsync)
 			rsync -aHAX "$S/etc.orig/upper/" "$W/root/etc/"
 			rsync -aHAX "$S/var-log.orig/upper/" "$W/root/var/log/"

@@ -200,7 +200,7 @@ int cmd_diff(int argc, char *argv[])
                         log_error("diff: too many DIR arguments (at most 64)");
                         return EXIT_USAGE;
                 }
-                if (config_check_path(argv[i], norm[n_filters], PATH_MAX, &why) < 0) {
+                if (config_normalize_path(argv[i], norm[n_filters], PATH_MAX, &why) < 0) {
                         log_error("diff: '%s': %s", argv[i], why);
                         return EXIT_USAGE;
                 }

@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -76,15 +75,11 @@ static void summary_add(struct flush_run *f, const char *fmt, ...)
 /* A still-mounted overlay of a discard dir goes away without a merge. */
 static void discard_dir(struct flush_run *f, struct state_dir *d)
 {
-        char full[PATH_MAX];
-
         if (f->dry_run) {
                 printf("%s: discard mode, changes will be dropped\n", d->path);
                 return;
         }
-        snprintf(full, sizeof(full), "%s%s", streq(f->root, "/") ? "" : f->root, d->path);
-        if (umount2(full, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-                log_warning_errno(errno, "%s: cannot detach the overlay", d->path);
+        (void)merge_target_detach(f->root, d);
         d->status = STATE_DISCARDED;
         summary_add(f, "%s%s: discarded", f->summary_len ? "; " : "", d->path);
 }

@@ -73,9 +73,8 @@ static bool path_char_ok(unsigned char ch)
         return isalnum(ch) || ch >= 0x80 || strchr("/._-+@~%", ch);
 }
 
-int config_check_path(const char *path, char *out, unsigned outlen, const char **why)
+int config_normalize_path(const char *path, char *out, unsigned outlen, const char **why)
 {
-        static const char *const forbidden[] = {"/proc", "/sys", "/dev", "/run", "/boot"};
         size_t o = 0;
         const char *p = path;
 
@@ -83,12 +82,6 @@ int config_check_path(const char *path, char *out, unsigned outlen, const char *
                 return *why = "empty path", -EINVAL;
         if (*path != '/')
                 return *why = "not an absolute path", -EINVAL;
-        for (const char *q = path; *q; q++)
-                if (!path_char_ok((unsigned char)*q))
-                        return *why = "contains a character that is not allowed in a path "
-                                      "here (space, quote, ',', ':', '=', '\\' or a control "
-                                      "character)",
-                               -EINVAL;
         while (*p) {
                 const char *end;
                 size_t n;
@@ -110,9 +103,32 @@ int config_check_path(const char *path, char *out, unsigned outlen, const char *
                 o += n;
                 p = end;
         }
-        if (o == 0)
-                return *why = "'/' itself cannot be used", -EINVAL;
+        if (o == 0) {
+                if (outlen < 2)
+                        return *why = "path too long", -EINVAL;
+                out[o++] = '/';
+        }
         out[o] = '\0';
+        return 0;
+}
+
+int config_check_path(const char *path, char *out, unsigned outlen, const char **why)
+{
+        static const char *const forbidden[] = {"/proc", "/sys", "/dev", "/run", "/boot"};
+        int r;
+
+        if (path && *path == '/')
+                for (const char *q = path; *q; q++)
+                        if (!path_char_ok((unsigned char)*q))
+                                return *why = "contains a character that is not allowed in a "
+                                              "path here (space, quote, ',', ':', '=', '\\' or "
+                                              "a control character)",
+                                       -EINVAL;
+        r = config_normalize_path(path, out, outlen, why);
+        if (r < 0)
+                return r;
+        if (streq(out, "/"))
+                return *why = "'/' itself cannot be used", -EINVAL;
         for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
                 if (path_is_under(out, forbidden[i]))
                         return *why = "/proc, /sys, /dev, /run and /boot (and anything "
@@ -229,6 +245,11 @@ void config_init(struct config *c)
         c->tmpfs[2] = (struct tmpfs_entry){.path = "/var/cache", .size = {2ULL << 30, false}};
         c->n_tmpfs = 3;
         snprintf(c->persist, sizeof(c->persist), "/var/lib/ephemeral/persist");
+        /* /var/cache is a tmpfs too, but a cache emptied every ten minutes is no cache:
+         * only the temporary dirs are swept unless sweep.dirs says otherwise. */
+        snprintf(c->sweep_dirs[0], sizeof(c->sweep_dirs[0]), "/tmp");
+        snprintf(c->sweep_dirs[1], sizeof(c->sweep_dirs[1]), "/var/tmp");
+        c->n_sweep_dirs = 2;
         c->sweep_interval_sec = 60;
         c->sweep_age_min = 10;
         for (size_t i = 0; i < ARRAY_SIZE(default_protect); i++)
@@ -480,7 +501,7 @@ static int set_list(struct config *c, const char *key, const char *value, const 
                 fn = add_dir;
         else if (streq(key, "tmpfs"))
                 fn = add_tmpfs;
-        else if (streq(key, "keep"))
+        else if (streq(key, "keep") || streq(key, "sweep.dirs"))
                 fn = add_path;
         else
                 fn = add_name;
@@ -503,6 +524,9 @@ static int set_list(struct config *c, const char *key, const char *value, const 
         } else if (streq(key, "keep")) {
                 memcpy(c->keep, ctx->paths, sizeof(ctx->paths[0]) * ctx->n);
                 c->n_keep = ctx->n;
+        } else if (streq(key, "sweep.dirs")) {
+                memcpy(c->sweep_dirs, ctx->paths, sizeof(ctx->paths[0]) * ctx->n);
+                c->n_sweep_dirs = ctx->n;
         } else if (streq(key, "userkeep")) {
                 memcpy(c->userkeep, ctx->names, sizeof(ctx->names[0]) * ctx->n);
                 c->n_userkeep = ctx->n;
@@ -515,9 +539,9 @@ static int set_list(struct config *c, const char *key, const char *value, const 
 
 static bool known_key(const char *key)
 {
-        static const char *const keys[] = {"",          "dirs",          "tmpfs",         "keep",
-                                           "userkeep",  "size",          "usercache",     "persist",
-                                           "sweep.age", "sweep.protect", "sweep.interval"};
+        static const char *const keys[] = {
+            "",          "dirs",    "tmpfs",     "keep",          "userkeep",       "size",
+            "usercache", "persist", "sweep.age", "sweep.protect", "sweep.interval", "sweep.dirs"};
 
         for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
                 if (streq(key, keys[i]))
@@ -527,7 +551,8 @@ static bool known_key(const char *key)
 
 int config_set(struct config *c, const char *key, const char *value, const char *origin)
 {
-        static const char *const lists[] = {"dirs", "tmpfs", "keep", "userkeep", "sweep.protect"};
+        static const char *const lists[] = {"dirs",     "tmpfs",         "keep",
+                                            "userkeep", "sweep.protect", "sweep.dirs"};
 
         if (!key)
                 key = "";
@@ -643,7 +668,10 @@ int config_parse_file(struct config *c, const char *path)
         for (size_t i = 0; i < len; i++)
                 if (buf[i] == '\0')
                         buf[i] = '\n';
-        for (p = buf; p && *p;) {
+        p = buf;
+        if (startswith(p, "\xef\xbb\xbf"))
+                p += 3; /* a UTF-8 byte order mark, written by some editors */
+        for (; p && *p;) {
                 char *nl = strchr(p, '\n');
                 if (nl)
                         *nl = '\0';
@@ -675,6 +703,8 @@ static int cmdline_word(struct config *c, char *word)
         if (*key == '=')
                 return set_bool(c, key + 1, CMDLINE_ORIGIN) < 0 ? -EINVAL : 0;
         key++;
+        if (!eq && !known_key(key))
+                return config_set(c, key, "", CMDLINE_ORIGIN), 0; /* warns: unknown key */
         if (!eq) {
                 report_bad(c, CMDLINE_ORIGIN, key, "", 0, "missing '=value'");
                 return -EINVAL;
@@ -791,8 +821,15 @@ int config_check_dirs_in_root(struct config *c, int rootfd)
 uint64_t config_ram_bytes(void)
 {
         struct sysinfo si;
+        long pages, page;
 
-        if (sysinfo(&si) < 0)
-                return 0;
-        return (uint64_t)si.totalram * si.mem_unit;
+        if (sysinfo(&si) == 0 && si.totalram > 0)
+                return (uint64_t)si.totalram * si.mem_unit;
+        pages = sysconf(_SC_PHYS_PAGES);
+        page = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0)
+                return (uint64_t)pages * (uint64_t)page;
+        /* Never 0: a percentage of 0 would become "size=0", which tmpfs reads as
+         * unlimited. Assume a small machine so that the cap stays conservative. */
+        return 512ULL << 20;
 }

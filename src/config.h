@@ -51,6 +51,8 @@ struct config {
         char userkeep[CONFIG_MAX_PATTERNS][256];
         unsigned n_userkeep;
         /* sweeper */
+        char sweep_dirs[CONFIG_MAX_DIRS][PATH_MAX]; /* swept by default: /tmp, /var/tmp */
+        unsigned n_sweep_dirs;
         uint64_t sweep_interval_sec;
         uint64_t sweep_age_min;
         char protect[CONFIG_MAX_PATTERNS][256];
@@ -96,6 +98,11 @@ char *format_size(uint64_t bytes, char *buf, unsigned len);
  * the cmdline and overlayfs option syntax. Writes the normalised form to out.
  * Returns 0 or -EINVAL with a static reason in *why. */
 int config_check_path(const char *path, char *out, unsigned outlen, const char **why);
+
+/* Only the lexical normalisation of config_check_path (absolute, no "." / ".." /
+ * empty components, "/" stays "/"); any byte is allowed. For paths that are
+ * looked up, never mounted (diff filters). Returns 0 or -EINVAL with *why. */
+int config_normalize_path(const char *path, char *out, unsigned outlen, const char **why);
 
 /* Check the overlay dirs against the root tree at rootfd: each must exist, be a real
  * directory (no symlink in any component), and no two may be equal or nested. Bad

@@ -20,7 +20,8 @@ int fstab_covering(int rootfd, const char *path, char *mp, size_t mplen)
         etc = open_dir_beneath(rootfd, "etc", O_RDONLY);
         if (etc < 0)
                 return etc;
-        fd = openat(etc, "fstab", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO here must not stall the boot */
+        fd = openat(etc, "fstab", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "r");

@@ -105,7 +105,7 @@ static void apply_job(struct merge_ctx *c, const struct job *j)
         struct stat st;
         int r;
 
-        ldir = open_dir_beneath(c->lowerfd, j->relpath, O_RDONLY);
+        ldir = merge_open_rel(c->lowerfd, j->relpath, O_RDONLY);
         if (ldir < 0) {
                 merge_fail(c, log_errno(ldir, "cannot open '%s'", merge_path(c, j->relpath, NULL)));
                 c->leftovers = true;
@@ -121,7 +121,7 @@ static void apply_job(struct merge_ctx *c, const struct job *j)
                 if (op->kind == OP_DELETE && (r = do_delete(c, j, ldir, op)) < 0)
                         merge_fail(c, r);
         }
-        udir = open_dir_beneath(c->upperfd, j->relpath, O_RDONLY);
+        udir = merge_open_rel(c->upperfd, j->relpath, O_RDONLY);
         if (udir < 0 || fstat(udir, &st) < 0) {
                 merge_fail(c, log_errno(udir < 0 ? udir : errno, "cannot open upper '%s'",
                                         merge_path(c, j->relpath, NULL)));
@@ -144,7 +144,7 @@ void merge_discard(struct merge_ctx *c)
 {
         for (size_t i = 0; i < c->n_jobs; i++) {
                 const struct job *j = c->jobs[i];
-                _cleanup_close_ int ldir = open_dir_beneath(c->lowerfd, j->relpath, O_RDONLY);
+                _cleanup_close_ int ldir = merge_open_rel(c->lowerfd, j->relpath, O_RDONLY);
                 if (ldir < 0) {
                         c->leftovers = true;
                         continue;

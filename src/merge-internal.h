@@ -62,6 +62,8 @@ void merge_fail(struct merge_ctx *c, int r);
 /* "label/relpath/name" for messages, escaped like merge_print_change. Returns a
  * static buffer (one of a few rotating ones, so two may be used in one message). */
 const char *merge_path(const struct merge_ctx *c, const char *relpath, const char *name);
+/* open_dir_beneath, also for paths longer than PATH_MAX (deep trees). */
+int merge_open_rel(int rootfd, const char *rel, int flags);
 /* relpath + "/" + name (or name when relpath is ""). malloc'd, NULL on ENOMEM. */
 char *merge_join(const char *relpath, const char *name);
 

@@ -94,28 +94,59 @@ static int find_mount(uint64_t id, char *mp, size_t mplen, bool *sb_ro)
         return -ENOENT;
 }
 
-/* Remount the (read-only) mount holding fd read-write, keeping its other flags. */
-static int make_writable(int fd, struct merge_target *t, const char *label)
+/* Without /proc: the topmost directory of path that is on the same filesystem
+ * (bind mounts of the same filesystem can fool this; mountinfo cannot be fooled). */
+static int mount_point_of(const char *path, char *mp, size_t mplen)
+{
+        struct stat st, up;
+
+        if (strlen(path) >= mplen)
+                return -ENAMETOOLONG;
+        strcpy(mp, path);
+        if (stat(mp, &st) < 0)
+                return -errno;
+        for (;;) {
+                char *slash = strrchr(mp, '/');
+                char saved;
+
+                if (!slash || slash == mp)
+                        break; /* "/" or a relative top: take mp */
+                saved = *slash;
+                *slash = '\0';
+                if (stat(mp, &up) < 0 || up.st_dev != st.st_dev) {
+                        *slash = saved;
+                        break;
+                }
+        }
+        return 0;
+}
+
+/* Remount the (read-only) mount holding fd (the dir at path) read-write, keeping
+ * its other flags. */
+static int make_writable(int fd, const char *path, struct merge_target *t, const char *label)
 {
         struct statx stx;
         struct statvfs sv;
         unsigned long flags;
-        bool sb_ro = false;
+        bool sb_ro = true;
         int r;
 
         if (fstatvfs(fd, &sv) < 0)
                 return log_errno(errno, "%s: cannot statvfs the lower dir", label);
         if (!(sv.f_flag & ST_RDONLY))
                 return 0;
-        if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 || !(stx.stx_mask & STATX_MNT_ID))
-                return log_errno(errno ? errno : ENOTSUP, "%s: cannot find the mount id", label);
-        r = find_mount(stx.stx_mnt_id, t->remounted, sizeof(t->remounted), &sb_ro);
+        r = -ENOTSUP;
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID))
+                r = find_mount(stx.stx_mnt_id, t->remounted, sizeof(t->remounted), &sb_ro);
         if (r < 0) {
-                t->remounted[0] = '\0';
-                return log_errno(r,
-                                 "%s: cannot find the read-only mount in "
-                                 "/proc/self/mountinfo (is /proc mounted?)",
-                                 label);
+                log_info("%s: no mount id or /proc/self/mountinfo (%s); finding the mount point "
+                         "of %s by walking up",
+                         label, strerror(-r), path);
+                r = mount_point_of(path, t->remounted, sizeof(t->remounted));
+                if (r < 0) {
+                        t->remounted[0] = '\0';
+                        return log_errno(r, "%s: cannot find the mount point of %s", label, path);
+                }
         }
         flags = MS_REMOUNT | (sv.f_flag & KEEP_FLAGS) | (sb_ro ? 0 : MS_BIND);
         if (mount(NULL, t->remounted, NULL, flags, NULL) < 0) {
@@ -137,6 +168,11 @@ static int mount_private(const struct state_dir *d, const char *scratch, bool re
         unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (readonly ? MS_RDONLY : 0);
         int r;
 
+        if (d->fsroot[0] != '/')
+                return log_errno(ENOENT,
+                                 "%s: cannot mount its filesystem: where the dir lies "
+                                 "inside it was not recorded",
+                                 label);
         if (d->uuid[0])
                 dev = blkid_evaluate_tag("UUID", d->uuid, NULL);
         else if (major(d->dev) != 0)
@@ -187,6 +223,19 @@ static int mount_private(const struct state_dir *d, const char *scratch, bool re
         return 0;
 }
 
+int merge_target_detach(const char *root, const struct state_dir *d)
+{
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        char full[PATH_MAX];
+        int r = snprintf(full, sizeof(full), "%s%s", streq(root, "/") ? "" : root, d->path);
+
+        if (r < 0 || (size_t)r >= sizeof(full))
+                return log_errno(ENAMETOOLONG, "%s: path too long", d->path);
+        if (rootfd < 0)
+                return log_errno(errno, "cannot open the root %s", root);
+        return detach_overlays(rootfd, full, d->path, d->path);
+}
+
 int merge_target_open(const char *root, const struct state_dir *d, const char *scratch,
                       bool readonly, struct merge_target *t)
 {
@@ -212,7 +261,7 @@ int merge_target_open(const char *root, const struct state_dir *d, const char *s
         if (t->fd >= 0 && fstat(t->fd, &st) == 0 && st.st_dev == d->dev && !is_overlay(t->fd)) {
                 if (readonly)
                         return 0;
-                r = make_writable(t->fd, t, label);
+                r = make_writable(t->fd, full, t, label);
                 if (r < 0)
                         merge_target_close(t, label);
                 return r;
@@ -225,7 +274,7 @@ int merge_target_open(const char *root, const struct state_dir *d, const char *s
         t->fd = safe_close(t->fd);
         r = mount_private(d, scratch, readonly, t, label);
         if (r == 0 && !readonly)
-                r = make_writable(t->fd, t, label);
+                r = make_writable(t->fd, t->mnt, t, label);
         if (r < 0)
                 merge_target_close(t, label);
         return r;

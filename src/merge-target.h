@@ -26,5 +26,8 @@ struct merge_target {
 int merge_target_open(const char *root, const struct state_dir *d, const char *scratch,
                       bool readonly, struct merge_target *t);
 
+/* Detach the overlays (only those) stacked on <root><d->path>. 0 or -errno (logged). */
+int merge_target_detach(const char *root, const struct state_dir *d);
+
 /* Undo what open did (read-only again, private mount gone). Logs failures. */
 void merge_target_close(struct merge_target *t, const char *label);

@@ -143,7 +143,7 @@ static int link_to_first(struct merge_ctx *c, const char *first, int ldir, const
         } else {
                 parent[0] = '\0';
         }
-        pfd = open_dir_beneath(c->lowerfd, parent, O_PATH);
+        pfd = merge_open_rel(c->lowerfd, parent, O_PATH);
         if (pfd < 0)
                 return pfd;
         return linkat(pfd, base, ldir, dst, 0) < 0 ? -errno : 0;

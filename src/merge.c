@@ -55,6 +55,40 @@ char *merge_join(const char *relpath, const char *name)
         return s;
 }
 
+int merge_open_rel(int rootfd, const char *rel, int flags)
+{
+        _cleanup_close_ int cur = -EBADF;
+        int r = open_dir_beneath(rootfd, rel, flags);
+
+        if (r != -ENAMETOOLONG)
+                return r;
+        /* Deeper than PATH_MAX: one component at a time, none followed. */
+        cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cur < 0)
+                return -errno;
+        for (const char *p = rel; *p;) {
+                const char *end = strchrnul(p, '/');
+                char comp[NAME_MAX + 1];
+                size_t n = (size_t)(end - p);
+                int next;
+
+                if (n == 0 || n > NAME_MAX)
+                        return n ? -ENAMETOOLONG : -EINVAL;
+                memcpy(comp, p, n);
+                comp[n] = '\0';
+                if (dot_or_dotdot(comp))
+                        return -EINVAL;
+                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                safe_close(cur);
+                cur = next;
+                p = *end ? end + 1 : end;
+        }
+        r = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
+        return r < 0 ? -errno : r;
+}
+
 /* Escape bytes outside printable ASCII (and '\') as \xHH. */
 static void escape_into(char *out, size_t len, size_t *pos, const char *s)
 {
@@ -99,12 +133,15 @@ const char *merge_path(const struct merge_ctx *c, const char *relpath, const cha
 
 void merge_print_change(FILE *out, char kind, const char *label, const char *relpath)
 {
-        char full[PATH_MAX * 2];
+        _cleanup_free_ char *full = NULL;
         bool plain = true;
 
         /* The quoting of `ephemeral diff` (git's): plain unless a control character,
          * '"' or '\\' is in the path; then in quotes, C-escaped. */
-        snprintf(full, sizeof(full), "%s/%s", label && !streq(label, "/") ? label : "", relpath);
+        if (asprintf(&full, "%s/%s", label && !streq(label, "/") ? label : "", relpath) < 0) {
+                log_errno(ENOMEM, "out of memory");
+                return;
+        }
         for (const unsigned char *p = (const unsigned char *)full; *p; p++)
                 if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
                         plain = false;

@@ -25,7 +25,7 @@
 #define MERGE_MARKER ".#ephemeral.flush-in-progress"
 
 struct merge_stats {
-        uint64_t written; /* entries created or replaced, dirs updated in place */
+        uint64_t written; /* entries created or replaced (a new tree: all inside it) */
         uint64_t deleted; /* lower entries removed (counting everything inside) */
         uint64_t bytes;   /* file data copied */
         uint64_t errors;  /* entries that failed (each logged once) */

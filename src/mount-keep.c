@@ -164,6 +164,13 @@ static void prepare_one(struct mount_ctx *ctx, unsigned i, int persistfd, bool r
                 return;
         }
         lowerfd = open_dir_beneath(ctx->rootfd, keep + 1, O_RDONLY);
+        if (lowerfd == -ELOOP || lowerfd == -EXDEV || lowerfd == -ENOTDIR) {
+                log_error("ephemeral.keep: '%s' skipped: %s", keep,
+                          lowerfd == -ENOTDIR ? "is not a directory"
+                                              : "is a symlink or has a symlink component");
+                ctx->n_bad++;
+                return;
+        }
         if (lowerfd < 0 && lowerfd != -ENOENT) {
                 log_errno(lowerfd, "ephemeral.keep: '%s' skipped", keep);
                 ctx->n_bad++;

@@ -8,11 +8,13 @@
  */
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "fsuuid.h"
 #include "log.h"
+#include "merge.h"
 #include "mount.h"
 #include "mountinfo.h"
 #include "util.h"
@@ -70,6 +72,27 @@ static void record_lower(struct state_dir *d, const char *target, int lowerfd)
                           target, e->source, major(d->dev), minor(d->dev));
 }
 
+/* Is the directory at fd empty? (false when it cannot be read) */
+static bool dir_empty(int fd)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int dup_fd;
+
+        dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dup_fd < 0)
+                return false;
+        d = fdopendir(dup_fd);
+        if (!d) {
+                safe_close(dup_fd);
+                return false;
+        }
+        while ((de = readdir(d)))
+                if (!dot_or_dotdot(de->d_name))
+                        return false;
+        return true;
+}
+
 /* Creates <store>/<name>/{upper,work}; a new upper gets the lower's identity. */
 static int prepare_store_dirs(struct mount_ctx *ctx, const char *name, int lowerfd,
                               const char *what)
@@ -89,12 +112,35 @@ static int prepare_store_dirs(struct mount_ctx *ctx, const char *name, int lower
         workfd = openat(dirfd, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (upperfd < 0 || workfd < 0)
                 return log_errno(errno, "%s: cannot open %s/%s", what, ctx->store, name);
+        /* Never mounted (overlayfs fills work/ on mount) and empty: a run that
+         * stopped before the attributes were copied; nothing in it to keep. */
+        if (!fresh && dir_empty(upperfd) && dir_empty(workfd))
+                fresh = true;
         if (fresh)
                 return copy_dir_attrs(lowerfd, upperfd, what);
         /* Left from an earlier run in this boot: its changes are kept as they are. */
         log_notice("%s: reusing the existing upper %s/%s/upper", what, ctx->store, name);
         clear_volatile_marker(workfd);
         return 0;
+}
+
+/* An interrupted flush (power cut at shutdown) leaves its marker and temporaries in
+ * the lower dir. They must not show up in the merged view: remove them now if the
+ * root is writable; otherwise the next flush removes them first (it checks the
+ * marker too), and until then they are only hidden dot files. */
+static void clean_flush_leftovers(int lowerfd, const char *path, const char *what)
+{
+        struct statvfs sv;
+
+        if (faccessat(lowerfd, MERGE_MARKER, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        if (fstatvfs(lowerfd, &sv) == 0 && (sv.f_flag & ST_RDONLY)) {
+                log_notice("%s: an interrupted flush left temporaries (%s*); the root is "
+                           "read-only here, so the next flush removes them",
+                           what, MERGE_TMP_PREFIX);
+                return;
+        }
+        (void)merge_cleanup(lowerfd, path); /* logs what it removed or why not */
 }
 
 static int do_mount(const char *target, const char *options, bool *used_volatile)
@@ -114,6 +160,8 @@ static int do_mount(const char *target, const char *options, bool *used_volatile
         return mount("overlay", target, "overlay", 0, options) < 0 ? -errno : 0;
 }
 
+/* Returns 1 when it mounted the overlay now, 0 when it was mounted already, or
+ * -errno (logged). */
 static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, struct state_dir *d)
 {
         _cleanup_free_ struct mount_entry *e = NULL;
@@ -145,6 +193,7 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
         if (lowerfd < 0)
                 return log_errno(lowerfd, "%s: cannot open %s", what, target);
         record_lower(d, target, lowerfd);
+        clean_flush_leftovers(lowerfd, o->path, what);
         r = prepare_store_dirs(ctx, name, lowerfd, what);
         if (r < 0)
                 return r;
@@ -160,7 +209,30 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
         d->status = STATE_MOUNTED;
         log_notice("%s: mounted (%s, upper in %s/%s)", what, dir_mode_to_string(o->mode),
                    ctx->store, name);
-        return 0;
+        return 1;
+}
+
+/* The state could not record an overlay this run mounted: flush would never merge
+ * it, so its changes would be lost at shutdown. Unmounted, writes go to disk. */
+static void unmount_unrecorded(struct mount_ctx *ctx, const char *path, struct state_dir *d)
+{
+        char target[PATH_MAX];
+        int r;
+
+        d->status = STATE_FAILED;
+        r = mount_target(ctx, path, target, sizeof(target));
+        if (r == 0 && umount2(target, 0) < 0)
+                r = -errno;
+        if (r < 0) {
+                log_errno(r,
+                          "overlay %s: cannot unmount it again; its changes will NOT be "
+                          "written to disk at shutdown",
+                          path);
+                return;
+        }
+        log_error("overlay %s: unmounted again, since its record could not be written "
+                  "(without it the changes would be lost at shutdown)",
+                  path);
 }
 
 /* The store name of path must exist and not be taken by another recorded dir
@@ -189,7 +261,7 @@ void mount_overlays(struct mount_ctx *ctx)
         for (unsigned i = 0; i < ctx->cfg.n_dirs; i++) {
                 const struct overlay_entry *o = &ctx->cfg.dirs[i];
                 struct state_dir *d;
-                int r;
+                int r, mounted_now;
 
                 if (mount_hidden_by_fstab(ctx, o->path, "ephemeral.dirs"))
                         continue;
@@ -210,14 +282,19 @@ void mount_overlays(struct mount_ctx *ctx)
                 }
                 state_dir_name(o->path, d->name, sizeof(d->name));
                 d->mode = o->mode;
-                if (overlay_one(ctx, o, d) < 0) {
+                mounted_now = overlay_one(ctx, o, d);
+                if (mounted_now < 0) {
                         ctx->n_failed++;
                         /* a dir whose overlay is still mounted keeps its record */
                         if (d->status != STATE_MOUNTED)
                                 d->status = STATE_FAILED;
                 }
                 r = state_write(ctx->storefd, &ctx->state);
-                if (r < 0)
+                if (r < 0) {
                         log_errno(r, "cannot write %s/%s", ctx->store, STATE_FILE);
+                        ctx->n_failed++;
+                        if (mounted_now > 0)
+                                unmount_unrecorded(ctx, o->path, d);
+                }
         }
 }

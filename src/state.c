@@ -65,9 +65,24 @@ int state_status_from_string(const char *s, enum state_status *ret)
         return -EINVAL;
 }
 
-static const char *or_dash(const char *s)
+/* Appends " key=value" to buf: "-" for an empty value; a space, a control byte, a
+ * backslash, and a value that is just "-" are written as \xHH (see state.h). */
+static int append_value(char *buf, size_t cap, size_t *len, const char *key, const char *v)
 {
-        return *s ? s : "-";
+        int n = snprintf(buf + *len, cap - *len, " %s=%s", key, *v ? "" : "-");
+
+        if (n < 0 || (size_t)n >= cap - *len)
+                return -E2BIG;
+        *len += (size_t)n;
+        for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+                bool esc = *p <= ' ' || *p == 0x7f || *p == '\\' || streq(v, "-");
+                n = esc ? snprintf(buf + *len, cap - *len, "\\x%02x", *p)
+                        : snprintf(buf + *len, cap - *len, "%c", *p);
+                if (n < 0 || (size_t)n >= cap - *len)
+                        return -E2BIG;
+                *len += (size_t)n;
+        }
+        return 0;
 }
 
 int state_write(int storefd, const struct state *s)
@@ -82,28 +97,68 @@ int state_write(int storefd, const struct state *s)
                                 STATE_VERSION, s->cap);
         for (unsigned i = 0; i < s->n_dirs && i < CONFIG_MAX_DIRS; i++) {
                 const struct state_dir *d = &s->dirs[i];
-                int n = snprintf(buf + len, cap - len,
-                                 "dir path=%s name=%s mode=%s status=%s uuid=%s fstype=%s "
-                                 "fsroot=%s dev=%u:%u options=%s\n",
-                                 d->path, d->name, dir_mode_to_string(d->mode),
-                                 state_status_to_string(d->status), or_dash(d->uuid),
-                                 or_dash(d->fstype), or_dash(d->fsroot), major(d->dev),
-                                 minor(d->dev), or_dash(d->options));
+                int n;
+
+                n = snprintf(buf + len, cap - len, "dir");
                 if (n < 0 || (size_t)n >= cap - len)
                         return -E2BIG;
                 len += (size_t)n;
+                if (append_value(buf, cap, &len, "path", d->path) < 0 ||
+                    append_value(buf, cap, &len, "name", d->name) < 0 ||
+                    append_value(buf, cap, &len, "mode", dir_mode_to_string(d->mode)) < 0 ||
+                    append_value(buf, cap, &len, "status", state_status_to_string(d->status)) < 0 ||
+                    append_value(buf, cap, &len, "uuid", d->uuid) < 0 ||
+                    append_value(buf, cap, &len, "fstype", d->fstype) < 0 ||
+                    append_value(buf, cap, &len, "fsroot", d->fsroot) < 0)
+                        return -E2BIG;
+                n = snprintf(buf + len, cap - len, " dev=%u:%u", major(d->dev), minor(d->dev));
+                if (n < 0 || (size_t)n >= cap - len)
+                        return -E2BIG;
+                len += (size_t)n;
+                if (append_value(buf, cap, &len, "options", d->options) < 0 || len + 1 >= cap)
+                        return -E2BIG;
+                buf[len++] = '\n';
         }
         return write_file_atomic_at(storefd, STATE_FILE, buf, len, 0600);
 }
 
-/* Copies a field value ("-" means empty); -EBADMSG when it does not fit. */
+static int hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Copies a field value ("-" means empty, \xHH a byte); -EBADMSG when it does not
+ * fit or holds a bad escape or a NUL. */
 static int copy_value(char *dst, size_t dstlen, const char *v)
 {
+        size_t o = 0;
+
         if (streq(v, "-"))
                 v = "";
-        if (strlen(v) >= dstlen)
+        for (; *v; v++) {
+                int c = (unsigned char)*v;
+                if (c == '\\') {
+                        int hi, lo;
+                        if (v[1] != 'x' || (hi = hexval(v[2])) < 0 || (lo = hexval(v[3])) < 0)
+                                return -EBADMSG;
+                        c = hi * 16 + lo;
+                        v += 3;
+                        if (c == 0)
+                                return -EBADMSG;
+                }
+                if (o + 1 >= dstlen)
+                        return -EBADMSG;
+                dst[o++] = (char)c;
+        }
+        if (dstlen == 0)
                 return -EBADMSG;
-        memcpy(dst, v, strlen(v) + 1);
+        dst[o] = '\0';
         return 0;
 }
 

@@ -2,8 +2,9 @@
 /*
  * state: what `ephemeral mount` did, recorded in the store (file "state") so that
  * flush, status and diff need nothing else. Text format, one record per line,
- * fields separated by single spaces, values never contain spaces (paths are
- * restricted by config_check_path):
+ * fields separated by single spaces. In values, "-" stands for empty, and a space,
+ * a control byte, a backslash (and a lone "-") are written as \xHH: fsroot comes
+ * from the mount table and may hold any of them.
  *
  *   ephemeral-state 1
  *   store cap=<bytes>

@@ -31,7 +31,9 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 4096;
 
-        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO (or a tty) in place of a config file must not stall
+         * the boot; regular files are not affected by it. */
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         buf = malloc(cap + 1);

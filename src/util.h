@@ -93,7 +93,8 @@ static inline bool dot_or_dotdot(const char *name)
 }
 
 /* Read a whole (small) file at dirfd/path into a NUL-terminated buffer. Fails with
- * -EFBIG beyond max bytes. Does not follow a symlink in the last component. */
+ * -EFBIG beyond max bytes. Does not follow a symlink in the last component. Never
+ * blocks: a FIFO without data reads as empty or fails with -EAGAIN. */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Write data to dirfd/name atomically: temporary file, fsync, rename, fsync dir. */

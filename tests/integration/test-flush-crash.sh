@@ -47,7 +47,7 @@ done
 for i in $(seq 401 440); do printf 'added %s\n' "$i" >"$R/etc/f$i"; done
 rm -r "$R/etc/olddir" && mkdir -p "$R/etc/olddir/new" && printf 'opaque\n' >"$R/etc/olddir/new/x"
 mkdir -p "$R/etc/newtree/a/b" && printf 'deep\n' >"$R/etc/newtree/a/b/c"
-"$MANIFEST" "$R/etc" >"$SCRATCH/merged"
+"$MANIFEST" --links-via "$S/etc/upper" "$R/etc" >"$SCRATCH/merged"
 (cd "$R/etc" && sha256sum f*) >"$SCRATCH/new.sums"
 umount "$R/etc"
 (cd "$R/pristine" && sha256sum f*) >"$SCRATCH/old.sums"

@@ -34,7 +34,7 @@ overlay_up "$R" /etc "$S" etc
 printf 'new\n' >"$R/etc/a"
 printf 'added\n' >"$R/etc/sub/c"
 rm "$R/etc/gone"
-"$MANIFEST" "$R/etc" >"$SCRATCH/merged"
+"$MANIFEST" --links-via "$S/etc/upper" "$R/etc" >"$SCRATCH/merged"
 umount "$R/etc"
 mount -o remount,ro "$R"
 out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
@@ -46,6 +46,29 @@ same_manifest "ro lower: lower == merged view" "$SCRATCH/merged" "$SCRATCH/lower
 assert_match "ro lower: ephemeral.log written" 'flush: /etc: 2 written, 1 deleted' "$(cat "$R/var/log/ephemeral.log")"
 mount -o remount,rw "$R"
 
+# --- the same without /proc (an initramfs may lack it): the mount point is found
+# by walking up. The plain build: ASan itself needs /proc. ---
+if [ -x "$TOP/build/ephemeral" ]; then
+	umount "$S" && rm -rf "$S" && make_store "$S"
+	write_state "$S" "$(state_line "$R" /etc etc)"
+	overlay_up "$R" /etc "$S" etc
+	printf 'no proc\n' >"$R/etc/a"
+	"$MANIFEST" --links-via "$S/etc/upper" "$R/etc" >"$SCRATCH/merged"
+	umount "$R/etc"
+	mount -o remount,ro "$R"
+	out=$(unshare -m --propagation private sh -c 'umount -l /proc && exec "$@"' sh \
+		"$TOP/build/ephemeral" flush --root "$R" --store "$S" 2>&1)
+	assert_eq "ro lower, no /proc: flush exits 0" 0 "$?"
+	assert_match "ro lower, no /proc: found the mount point by walking up" "mount point of $R/etc by walking up" "$out"
+	assert_match "ro lower, no /proc: remounted it" "remounted $R read-write" "$out"
+	assert_match "ro lower, no /proc: read-only again" '^ro(,|$)' "$(findmnt -no OPTIONS "$R")"
+	touch "$R/etc/x" 2>/dev/null
+	assert_eq "ro lower, no /proc: the filesystem is read-only again" 1 "$?"
+	"$MANIFEST" "$R/etc" >"$SCRATCH/lower"
+	same_manifest "ro lower, no /proc: lower == merged view" "$SCRATCH/merged" "$SCRATCH/lower"
+	mount -o remount,rw "$R"
+fi
+
 # --- the filesystem is not reachable under --root: flush mounts it by UUID ---
 if [ "$(blkid -U "$UUID" 2>/dev/null)" = "$LOOPDEV" ]; then
 	umount "$S" && rm -rf "$S" && make_store "$S"
@@ -53,7 +76,7 @@ if [ "$(blkid -U "$UUID" 2>/dev/null)" = "$LOOPDEV" ]; then
 	overlay_up "$R" /etc "$S" etc
 	printf 'by uuid\n' >"$R/etc/a"
 	mkdir "$R/etc/newdir" && printf 'x\n' >"$R/etc/newdir/x"
-	"$MANIFEST" "$R/etc" >"$SCRATCH/merged"
+	"$MANIFEST" --links-via "$S/etc/upper" "$R/etc" >"$SCRATCH/merged"
 	umount "$R/etc"
 	umount "$R"
 	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
@@ -73,6 +96,10 @@ if [ "$(blkid -U "$UUID" 2>/dev/null)" = "$LOOPDEV" ]; then
 	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
 	assert_eq "unknown UUID: exit 111" 111 "$?"
 	assert_match "unknown UUID: says so" 'cannot find the filesystem with UUID 00000000-dead-beef' "$out"
+	write_state "$S" "$(state_line "$R" /etc etc | sed 's/fsroot=[^ ]*/fsroot=-/; s/dev=[^ ]*/dev=0:0/')"
+	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+	assert_eq "no fsroot recorded: exit 111" 111 "$?"
+	assert_match "no fsroot recorded: says so" 'inside it was not recorded' "$out"
 else
 	diag "blkid does not resolve loop device UUIDs here: mount-by-UUID case not run"
 fi

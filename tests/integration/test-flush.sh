@@ -98,7 +98,7 @@ setfattr -n user.root -v r "$M"
 chmod 0751 "$M"
 touch -d '2010-01-01 00:00:00.5' "$M/newfile"
 
-"$MANIFEST" "$M" >"$SCRATCH/merged" || { not_ok "manifest of the merged view"; finish; }
+"$MANIFEST" --links-via "$S/etc/upper" "$M" >"$SCRATCH/merged" || { not_ok "manifest of the merged view"; finish; }
 umount "$M" || { not_ok "unmount the overlay"; finish; }
 
 out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
@@ -203,6 +203,42 @@ assert_eq "socket: exit 0" 0 "$?"
 assert_match "socket: skipped with a note" "skipping socket '/etc/sock'" "$out"
 check "socket: not created in the lower" test ! -e "$E/sock"
 check "socket: the rest merged" test -f "$E/besidesock"
+
+# --- discard mode: dropped, not merged; failed dirs: nothing to do ---
+rm -rf "$S/etc/upper" "$S/etc/work"
+mkdir -p "$R/srv" "$R/opt"
+mount -t tmpfs not-an-overlay "$R/opt"
+write_state "$S" "$(state_line "$R" /etc etc discard)" "$(state_line "$R" /srv srv persist failed)" \
+	"$(state_line "$R" /opt opt discard)"
+"$MANIFEST" "$E" >"$SCRATCH/before"
+overlay_up "$R" /etc "$S" etc
+printf 'throw away\n' >"$E/discarded"
+out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "discard: exit 0" 0 "$?"
+check "discard: overlay detached" test ! -e "$E/discarded"
+"$MANIFEST" "$E" >"$SCRATCH/after"
+same_manifest "discard: lower untouched" "$SCRATCH/before" "$SCRATCH/after"
+assert_match "discard: state says discarded" 'path=/etc .*status=discarded' "$(cat "$S/state")"
+assert_match "failed dir: nothing to do" '^/srv: nothing to do \(failed\)' "$out"
+check "discard: a mount that is not an overlay is left alone" mountpoint -q "$R/opt"
+
+# --- a tree deeper than PATH_MAX (4096 bytes of path) ---
+rm -rf "$S/etc/upper" "$S/etc/work"
+write_state "$S" "$(state_line "$R" /etc etc)"
+long=$(printf 'x%.0s' $(seq 1 100))
+(cd "$E" && for _ in $(seq 1 60); do mkdir "$long" && cd "$long" || exit 1; done && printf 'old\n' >bottom) ||
+	not_ok "build a deep lower tree"
+overlay_up "$R" /etc "$S" etc
+(cd "$E" && for _ in $(seq 1 60); do cd "$long" || exit 1; done && printf 'new\n' >bottom && mkdir newdir &&
+	printf 'new too\n' >newdir/f)
+umount "$E"
+out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "deep tree: exit 0" 0 "$?"
+deep_out=$(cd "$E" && for _ in $(seq 1 60); do cd "$long" || exit 1; done && cat bottom newdir/f)
+assert_eq "deep tree: merged at depth 60 (6000+ byte paths)" "new
+new too" "$deep_out"
+rm -rf "${E:?}/$long" 2>/dev/null || (cd "$E" && for _ in $(seq 1 30); do cd "$long" || exit 1; done && rm -rf "$long")
+rm -rf "${E:?}/$long"
 
 # --- usage errors ---
 "$EPHEMERAL" flush --bogus >/dev/null 2>&1

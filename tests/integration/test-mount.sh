@@ -180,6 +180,77 @@ else
 	ok "# skip: this machine has an /etc/ephemeral.conf"
 fi
 
+# A root whose path inside its filesystem has a space (a bind-mounted root, a
+# subvolume with a space in its name): the state must stay readable, since flush,
+# status and diff depend on it.
+R9=$SCRATCH/root9 S9=$SCRATCH/store9
+mkroot "$SCRATCH/a root"
+mkdir -p "$R9"
+mount --bind "$SCRATCH/a root" "$R9"
+run_mount "$R9" "$S9" "ephemeral.dirs=/etc ephemeral.tmpfs=none"
+assert_eq "space in the fs path: mount exits 0" 0 "$RC"
+[ "$RC" = 0 ] || diag "$OUT"
+check "space in the fs path: status reads the state" "$EPHEMERAL" status --root "$R9" --store "$S9"
+assert_match "space in the fs path: recorded, escaped" 'fsroot=[^ ]*/a\\x20root/etc ' "$(cat "$S9/state")"
+run_mount "$R9" "$S9" "ephemeral.dirs=/etc ephemeral.tmpfs=none"
+if printf '%s\n' "$OUT" | grep -q malformed; then
+	not_ok "space in the fs path: a second run finds the state intact"
+	diag "$OUT"
+else ok "space in the fs path: a second run finds the state intact"; fi
+
+# An earlier run that stopped between creating the upper and giving it the
+# lower's identity (killed by a hook timeout, say) left an empty upper owned by
+# root, mode 0700: the next run must not mount /etc with that root, or no user
+# can read /etc/passwd any more.
+R10=$SCRATCH/root10 S10=$SCRATCH/store10
+mkroot "$R10"
+run_mount "$R10" "$S10" "ephemeral.dirs=/var/log ephemeral.tmpfs=none"
+mkdir -m 0700 "$S10/etc" "$S10/etc/upper" "$S10/etc/work"
+run_mount "$R10" "$S10" "ephemeral.dirs=/etc,/var/log ephemeral.tmpfs=none"
+assert_eq "interrupted run: exit 0" 0 "$RC"
+assert_eq "interrupted run: merged /etc has the lower's owner and mode" "12:34 751" "$(stat -c '%u:%g %a' "$R10/etc")"
+
+# A FIFO where the config file should be (a broken or hostile root) must not
+# stall the boot: nothing ever writes to it. "timeout" is only a hang guard here.
+R11=$SCRATCH/root11 S11=$SCRATCH/store11
+mkroot "$R11"
+mkfifo "$SCRATCH/fifo.conf"
+printf 'ephemeral.dirs=/etc ephemeral.tmpfs=none\n' >"$SCRATCH/cmdline"
+timeout 120 "$EPHEMERAL" mount --root "$R11" --store "$S11" --cmdline "$SCRATCH/cmdline" \
+	--config "$SCRATCH/fifo.conf" >/dev/null 2>&1
+RC=$?
+if [ "$RC" = 124 ]; then not_ok "a FIFO as config file does not block"; else ok "a FIFO as config file does not block"; fi
+assert_eq "a FIFO as config file: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R11/etc")"
+R12=$SCRATCH/root12 S12=$SCRATCH/store12
+mkroot "$R12"
+mkfifo "$R12/etc/fstab"
+timeout 120 "$EPHEMERAL" mount --root "$R12" --store "$S12" --cmdline "$SCRATCH/cmdline" \
+	--config /nonexistent >/dev/null 2>&1
+RC=$?
+if [ "$RC" = 124 ]; then not_ok "a FIFO as the root's fstab does not block"; else ok "a FIFO as the root's fstab does not block"; fi
+assert_eq "a FIFO as the root's fstab: /etc still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R12/etc")"
+
+# The same directory under two names (a bind mount): one overlay only.
+R13=$SCRATCH/root13 S13=$SCRATCH/store13
+mkroot "$R13"
+mkdir -p "$R13/srv/other"
+mount --bind "$R13/srv/real" "$R13/srv/other"
+run_mount "$R13" "$S13" "ephemeral.dirs=/srv/real,/srv/other ephemeral.tmpfs=none"
+assert_eq "same dir twice: exit 100" 100 "$RC"
+assert_match "same dir twice: reported" "'/srv/other' skipped: is the same directory as another entry" "$OUT"
+assert_eq "same dir twice: first one mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R13/srv/real")"
+
+# A store too small for the state file: an overlay whose record cannot be written
+# would lose its changes at shutdown (flush knows only what the state lists), so
+# it must not stay mounted, and the exit code must say something failed.
+R14=$SCRATCH/root14 S14=$SCRATCH/store14
+mkroot "$R14"
+run_mount "$R14" "$S14" "ephemeral.dirs=/etc,/var/log ephemeral.tmpfs=none ephemeral.size=4K"
+assert_eq "state not writable: exit 111" 111 "$RC"
+assert_match "state not writable: reported" "cannot write $S14/state" "$OUT"
+assert_eq "state not writable: /etc not left mounted" 0 "$(mounts_at "$R14/etc")"
+assert_eq "state not writable: /var/log not left mounted" 0 "$(mounts_at "$R14/var/log")"
+
 check_fails "unknown option is refused" "$EPHEMERAL" mount --bogus
 check_fails "a missing root is a failure" "$EPHEMERAL" mount --root "$SCRATCH/nope" --store "$SCRATCH/s7" --cmdline /dev/null
 finish

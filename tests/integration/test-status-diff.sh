@@ -64,6 +64,13 @@ A /etc/newdir/x
 A /etc/newdir/x/f
 A /var/log/boot.log' "$(df /etc/newdir/ /var/log)"
 assert_eq "diff filter on a single file" 'M /etc/hostname' "$(df /etc/hostname)"
+# A filter is a path inside an overlaid dir: any file name must do, also one with
+# a space, a comma or a colon (only overlaid dirs themselves are restricted).
+mkdir -p "$R/etc/NetworkManager"
+echo c >"$R/etc/NetworkManager/My Wifi,5:GHz"
+assert_eq "diff filter with a space, comma and colon" 'A /etc/NetworkManager/My Wifi,5:GHz' \
+	"$(df "/etc/NetworkManager/My Wifi,5:GHz")"
+rm -r "$R/etc/NetworkManager"
 df /usr >/dev/null 2>"$SCRATCH/err"
 assert_eq "diff: unknown filter exits 100" 100 "$?"
 assert_match "diff: unknown filter is named" "'/usr' is not an overlaid dir" "$(cat "$SCRATCH/err")"

@@ -129,6 +129,20 @@ assert_eq "bad entries: /tmp still mounted" tmpfs "$(findmnt -n -o FSTYPE --moun
 assert_eq "bad entries: /etc overlay still mounted" overlay "$(findmnt -n -o FSTYPE --mountpoint "$R4/etc")"
 assert_eq "keep outside any tmpfs still bound" deb "$(cat "$R4/var/cache/apt/archives/pkg.deb" 2>&1)"
 
+# A kept dir that is a symlink on disk is skipped with a plain reason.
+R6=$SCRATCH/root6 S6=$SCRATCH/store6
+mkroot "$R6"
+mkdir -p "$R6/srv/apt"
+rm -r "$R6/var/cache/apt"
+ln -s /srv/apt "$R6/var/cache/apt"
+run_mount "$R6" "$S6" "$CMD"
+assert_eq "symlinked keep dir: exit 100" 100 "$RC"
+assert_match "symlinked keep dir: says it is a symlink" \
+	"ephemeral.keep: '/var/cache/apt' skipped: is a symlink or has a symlink component" "$OUT"
+assert_eq "symlinked keep dir: the other one still bound" zst "$(cat "$R6/var/cache/pacman/pkg/x.pkg.tar.zst" 2>&1)"
+umount_below "$R6"
+umount_below "$S6"
+
 # A read-only root: nothing is written; the original cache dir stays in use.
 R5=$SCRATCH/root5 S5=$SCRATCH/store5
 mkroot "$SCRATCH/img-src"

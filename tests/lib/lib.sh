@@ -39,9 +39,11 @@ assert_eq() {
 		diag "actual:   $3"
 	fi
 }
-# assert_match DESC REGEX TEXT (grep -E on the text)
+# assert_match DESC REGEX TEXT (grep -E on the text). A here-string, not a pipe:
+# grep -q exits at the first match, and under "set -o pipefail" the writer's
+# SIGPIPE would turn a match into a failure.
 assert_match() {
-	if printf '%s\n' "$3" | grep -qE -- "$2"; then ok "$1"; else
+	if grep -qE -- "$2" <<<"$3"; then ok "$1"; else
 		not_ok "$1"
 		diag "expected to match: $2"
 		printf '%s\n' "$3" | head -20 | sed 's/^/#   actual: /'

@@ -4,7 +4,7 @@
  * sorted by path (bytewise), never following a symlink, so that two trees can be
  * compared with `cmp`/`diff`. libc only (builds with -static for test VMs).
  *
- *   manifest [--blocks] [--no-dir-mtime] DIR
+ *   manifest [--blocks] [--no-dir-mtime] [--links-via UPPER] DIR
  *
  * Line: PATH TYPE MODE UID GID SIZE MTIME CONTENT XATTRS LINK [BLOCKS]
  *   PATH     relative to DIR ("." for DIR itself); bytes outside 0x21..0x7e and '\'
@@ -20,6 +20,13 @@
  *            shares this regular file's inode, for files sharing it within the tree;
  *            "-" otherwise
  *   BLOCKS   blocks=N (512-byte units) for files, only with --blocks
+ *
+ * --links-via UPPER: for a merged overlay view DIR, take the inode identity of a
+ * file from UPPER/PATH when that is a regular file. overlayfs does not report one
+ * st_ino for all names of an upper inode: a name whose lower origin had nlink 1
+ * shows the origin's st_ino, a name created by link() shows the upper's, so two
+ * names that are one file (a write to one changes the other) look unrelated.
+ * The upper holds the truth for every name it has; other names are lower-only.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -124,12 +131,15 @@ struct entry {
         char *rel;  /* relative path, raw bytes */
         char *path; /* full path for syscalls */
         struct stat st;
+        dev_t id_dev; /* inode identity for hardlink groups */
+        ino_t id_ino;
         long link;
 };
 
 static struct entry *entries;
 static size_t n_entries, cap_entries;
 static int opt_blocks, opt_no_dir_mtime;
+static const char *opt_links_via;
 
 static void die(const char *what, const char *path)
 {
@@ -163,6 +173,17 @@ static void add(const char *path, const char *rel)
         e->path = strdup(path);
         e->rel = strdup(rel);
         e->link = -1;
+        e->id_dev = e->st.st_dev;
+        e->id_ino = e->st.st_ino;
+        if (opt_links_via && S_ISREG(e->st.st_mode)) {
+                struct stat up;
+                char *u = join(opt_links_via, rel);
+                if (lstat(u, &up) == 0 && S_ISREG(up.st_mode)) {
+                        e->id_dev = up.st_dev;
+                        e->id_ino = up.st_ino;
+                }
+                free(u);
+        }
         n_entries++;
 }
 
@@ -200,10 +221,10 @@ static int by_rel(const void *a, const void *b)
 static int by_inode(const void *a, const void *b)
 {
         const struct entry *x = *(struct entry *const *)a, *y = *(struct entry *const *)b;
-        if (x->st.st_dev != y->st.st_dev)
-                return x->st.st_dev < y->st.st_dev ? -1 : 1;
-        if (x->st.st_ino != y->st.st_ino)
-                return x->st.st_ino < y->st.st_ino ? -1 : 1;
+        if (x->id_dev != y->id_dev)
+                return x->id_dev < y->id_dev ? -1 : 1;
+        if (x->id_ino != y->id_ino)
+                return x->id_ino < y->id_ino ? -1 : 1;
         return x < y ? -1 : x > y;
 }
 
@@ -220,8 +241,7 @@ static void link_groups(void)
         qsort(v, n, sizeof(*v), by_inode);
         for (size_t i = 0; i < n;) {
                 size_t j = i + 1;
-                while (j < n && v[j]->st.st_dev == v[i]->st.st_dev &&
-                       v[j]->st.st_ino == v[i]->st.st_ino)
+                while (j < n && v[j]->id_dev == v[i]->id_dev && v[j]->id_ino == v[i]->id_ino)
                         j++;
                 if (j - i > 1)
                         for (size_t k = i; k < j; k++)
@@ -366,14 +386,18 @@ int main(int argc, char *argv[])
                         opt_blocks = 1;
                 else if (!strcmp(argv[i], "--no-dir-mtime"))
                         opt_no_dir_mtime = 1;
+                else if (!strcmp(argv[i], "--links-via") && i + 1 < argc)
+                        opt_links_via = argv[++i];
                 else if (argv[i][0] == '-' || dir) {
-                        fprintf(stderr, "usage: manifest [--blocks] [--no-dir-mtime] DIR\n");
+                        fprintf(stderr, "usage: manifest [--blocks] [--no-dir-mtime] [--links-via "
+                                        "UPPER] DIR\n");
                         return 100;
                 } else
                         dir = argv[i];
         }
         if (!dir) {
-                fprintf(stderr, "usage: manifest [--blocks] [--no-dir-mtime] DIR\n");
+                fprintf(stderr,
+                        "usage: manifest [--blocks] [--no-dir-mtime] [--links-via UPPER] DIR\n");
                 return 100;
         }
         add(dir, ".");

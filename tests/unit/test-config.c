@@ -36,11 +36,26 @@ TEST(defaults)
         ASSERT_STREQ(c.persist, "/var/lib/ephemeral/persist");
         ASSERT_EQ(c.sweep_interval_sec, 60);
         ASSERT_EQ(c.sweep_age_min, 10);
+        ASSERT_EQ(c.n_sweep_dirs, 2);
+        ASSERT_STREQ(c.sweep_dirs[0], "/tmp");
+        ASSERT_STREQ(c.sweep_dirs[1], "/var/tmp");
         ASSERT_EQ(c.n_protect, 8);
         ASSERT_STREQ(c.protect[2], ".X*-lock");
         ASSERT_EQ(c.usercache.value, 0);
         ASSERT_EQ(c.n_keep, 0);
         ASSERT_EQ(c.n_errors, 0);
+}
+
+TEST(sweep_dirs)
+{
+        fresh();
+        ASSERT_EQ(config_set(&c, "sweep.dirs", "/tmp,/var/cache", "t"), 0);
+        ASSERT_EQ(c.n_sweep_dirs, 2);
+        ASSERT_STREQ(c.sweep_dirs[1], "/var/cache");
+        ASSERT_EQ(config_set(&c, "sweep.dirs", "relative", "t"), -EINVAL);
+        ASSERT_EQ(c.n_sweep_dirs, 0);
+        ASSERT_EQ(config_set(&c, "sweep.dirs", "none", "t"), 0);
+        ASSERT_EQ(c.n_sweep_dirs, 0);
 }
 
 TEST(sizes)
@@ -121,6 +136,25 @@ TEST(check_path)
         ASSERT_EQ(config_check_path("/a", out, 2, &why), -EINVAL);
 }
 
+/* diff filters: normalised like config paths, but any byte is fine in a name. */
+TEST(normalize_path)
+{
+        char out[PATH_MAX];
+        const char *why;
+
+        ASSERT_EQ(config_normalize_path("//etc//My Wifi,5:GHz/", out, sizeof(out), &why), 0);
+        ASSERT_STREQ(out, "/etc/My Wifi,5:GHz");
+        ASSERT_EQ(config_normalize_path("///", out, sizeof(out), &why), 0);
+        ASSERT_STREQ(out, "/");
+        ASSERT_EQ(config_normalize_path("/run/x", out, sizeof(out), &why), 0);
+        ASSERT_EQ(config_normalize_path("etc", out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("", out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path(NULL, out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("/etc/../x", out, sizeof(out), &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("/a", out, 2, &why), -EINVAL);
+        ASSERT_EQ(config_normalize_path("/", out, 1, &why), -EINVAL);
+}
+
 TEST(cmdline_dirs)
 {
         fresh();
@@ -159,6 +193,18 @@ TEST(cmdline_onoff)
         ASSERT_TRUE(c.enabled);
         ASSERT_EQ(config_parse_cmdline(&c, "ephemeral=off ephemeral"), 0);
         ASSERT_TRUE(c.enabled);
+}
+
+/* An unknown key is a warning also without a value (a flag of a newer version);
+ * a known key without one is an error. */
+TEST(cmdline_key_without_value)
+{
+        fresh();
+        ASSERT_EQ(config_parse_cmdline(&c, "ephemeral.debug ephemeral.frob.nicate"), 0);
+        ASSERT_EQ(c.n_errors, 0);
+        ASSERT_EQ(config_parse_cmdline(&c, "ephemeral.dirs"), 1);
+        ASSERT_EQ(c.n_errors, 1);
+        ASSERT_EQ(c.n_dirs, 2);
 }
 
 /* Each bad dir is skipped with an error; the good ones stay, in order. */
@@ -295,6 +341,22 @@ TEST(file)
         ASSERT_EQ(config_parse_file(&c, "/nonexistent/ephemeral.conf"), 0);
         ASSERT_EQ(config_parse_cmdline_file(&c, "/nonexistent/cmdline"), 0);
         ASSERT_EQ(config_parse_file(&c, "/"), -EISDIR);
+}
+
+/* A UTF-8 byte order mark (some editors write one) is not part of the first key:
+ * otherwise "dirs" is reported as an unknown key, which looks like a parser bug. */
+TEST(file_bom)
+{
+        char *p;
+
+        fresh();
+        p = write_tmp("\xef\xbb\xbf"
+                      "dirs = /srv\n");
+        ASSERT_TRUE(p != NULL);
+        ASSERT_EQ(config_parse_file(&c, p), 0);
+        unlink(p);
+        ASSERT_EQ(c.n_dirs, 1);
+        ASSERT_STREQ(c.dirs[0].path, "/srv");
 }
 
 TEST(file_then_cmdline)

@@ -120,6 +120,44 @@ TEST(round_trip)
         cleanup(fd);
 }
 
+/* Values from the mount table may hold a space, a line break, a backslash, or be
+ * just "-": escaped on write and read back exactly, so the file stays readable
+ * and flush finds the right directory. */
+TEST(odd_values)
+{
+        int fd = tmpdir();
+        static struct state s, r;
+        static const char *const odd[] = {"/a root/etc", "/a\nb", "/tab\there\\x41", "-", "\x7f"};
+        char text[512];
+
+        ASSERT_TRUE(fd >= 0);
+        memset(&s, 0, sizeof(s));
+        s.n_dirs = 1;
+        snprintf(s.dirs[0].path, sizeof(s.dirs[0].path), "/etc");
+        snprintf(s.dirs[0].name, sizeof(s.dirs[0].name), "etc");
+        for (size_t i = 0; i < ARRAY_SIZE(odd); i++) {
+                snprintf(s.dirs[0].fsroot, sizeof(s.dirs[0].fsroot), "%s", odd[i]);
+                snprintf(s.dirs[0].uuid, sizeof(s.dirs[0].uuid), "%s", odd[i]);
+                snprintf(s.dirs[0].options, sizeof(s.dirs[0].options), "%s", odd[i]);
+                ASSERT_EQ(state_write(fd, &s), 0);
+                ASSERT_EQ(state_read(fd, &r), 0);
+                ASSERT_EQ(r.n_dirs, 1);
+                ASSERT_STREQ(r.dirs[0].fsroot, odd[i]);
+                ASSERT_STREQ(r.dirs[0].uuid, odd[i]);
+                ASSERT_STREQ(r.dirs[0].options, odd[i]);
+        }
+        snprintf(s.dirs[0].fsroot, sizeof(s.dirs[0].fsroot), "/a root/etc");
+        ASSERT_EQ(state_write(fd, &s), 0);
+        int tfd = openat(fd, STATE_FILE, O_RDONLY);
+        ASSERT_TRUE(tfd >= 0);
+        ssize_t n = read(tfd, text, sizeof(text) - 1);
+        close(tfd);
+        ASSERT_TRUE(n > 0);
+        text[n] = '\0';
+        ASSERT_TRUE(strstr(text, " fsroot=/a\\x20root/etc ") != NULL);
+        cleanup(fd);
+}
+
 TEST(tolerant)
 {
         int fd = tmpdir();
@@ -160,6 +198,15 @@ TEST(malformed)
             "dir path=/srv name=etc mode=persist status=mounted\n",
             "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
             "fstype=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+            /* bad escapes */
+            "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
+            "fsroot=/a\\x2\n",
+            "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
+            "fsroot=/a\\q20\n",
+            "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
+            "uuid=\\x00\n",
+            "ephemeral-state 1\ndir path=/etc name=etc mode=persist status=mounted "
+            "fsroot=\\\n",
         };
         int fd = tmpdir();
         static struct state r;

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the sweeper's protected names (src/sweep/protect.c). */
+#include "sweep/sweep.h"
+#include "test.h"
+
+TEST(defaults_protect_the_usual_suspects)
+{
+        const char *yes[] = {".X11-unix",   ".ICE-unix",  ".X0-lock",
+                             ".X1024-lock", ".font-unix", "systemd-private-abc-foo.service-xyz",
+                             "krb5cc_1000", "tmux-1000",  "ssh-XXXXabc"};
+        const char *no[] = {"X11-unix", ".X0-lockx",    "foo",        "krb5cc",         "tmux",
+                            "ssh",      "my-ssh-agent", ".X11-unix2", "systemd-private"};
+
+        for (unsigned i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+                if (!name_is_protected(yes[i], NULL, 0, true))
+                        FAIL("%s should be protected", yes[i]);
+        for (unsigned i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+                if (name_is_protected(no[i], NULL, 0, true))
+                        FAIL("%s should not be protected", no[i]);
+}
+
+TEST(configured_globs_add_to_the_defaults)
+{
+        const char pats[][256] = {"keep-*", "*.pid", "exact"};
+
+        ASSERT_TRUE(name_is_protected("keep-me", pats, 3, true));
+        ASSERT_TRUE(name_is_protected("daemon.pid", pats, 3, true));
+        ASSERT_TRUE(name_is_protected("exact", pats, 3, true));
+        ASSERT_FALSE(name_is_protected("exactly", pats, 3, true));
+        ASSERT_TRUE(name_is_protected(".X11-unix", pats, 3, true));
+        ASSERT_FALSE(name_is_protected(".X11-unix", pats, 3, false));
+        ASSERT_TRUE(name_is_protected("keep-me", pats, 3, false));
+}
+
+TEST(leading_dot_must_be_explicit)
+{
+        const char pats[][256] = {"*"};
+
+        /* Like the shell: "*" does not match hidden names. */
+        ASSERT_TRUE(name_is_protected("visible", pats, 1, false));
+        ASSERT_FALSE(name_is_protected(".hidden", pats, 1, false));
+}
+
+TEST(character_classes)
+{
+        const char pats[][256] = {"cache-[0-9]"};
+
+        ASSERT_TRUE(name_is_protected("cache-7", pats, 1, false));
+        ASSERT_FALSE(name_is_protected("cache-x", pats, 1, false));
+}
