@@ -19,8 +19,17 @@ else
         # dracut's shell init mounts /run noexec, and /run moves into the real root:
         # systemd-shutdown then cannot execute /run/initramfs/shutdown, so this
         # module's pre-shutdown hook never runs there. Say where the flush happens.
-        if [ -z "${DRACUT_SYSTEMD-}" ] && awk '$2 == "/run" && $4 ~ /(^|,)noexec(,|$)/ { f = 1 } END { exit !f }' /proc/mounts; then
-            info "ephemeral: /run is noexec (dracut shell init): the shutdown initramfs cannot run; the flush is left to systemd-shutdown's hook (system-shutdown/ephemeral) or your init's ephemeral shutdown script"
+        if [ -z "${DRACUT_SYSTEMD-}" ]; then
+            # (no awk in a dracut image: plain sh)
+            while read -r _ephemeral_dev _ephemeral_mp _ephemeral_fs _ephemeral_opts _ephemeral_rest; do
+                [ "$_ephemeral_mp" = /run ] || continue
+                case ",$_ephemeral_opts," in
+                *,noexec,*)
+                    info "ephemeral: /run is noexec (dracut shell init): the shutdown initramfs cannot run; the flush is left to systemd-shutdown's hook (system-shutdown/ephemeral) or your init's ephemeral shutdown script"
+                    ;;
+                esac
+            done < /proc/mounts
+            unset _ephemeral_dev _ephemeral_mp _ephemeral_fs _ephemeral_opts _ephemeral_rest
         fi
     fi
     unset _ephemeral_rc

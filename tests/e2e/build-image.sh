@@ -24,12 +24,8 @@ kver=$(basename "$(echo "$root"/usr/lib/modules/*)")
 # What goes into the image from this repository, staged first so it can be hashed.
 inst=$E2E_DIR/install
 rm -rf "$inst"
-# TODO(e2e): switch to `make install DESTDIR=$inst PREFIX=/usr` once initcpio/ and
-# runtime/ exist on main (the install target needs them).
-install -Dm755 "$TOP/build/ephemeral" "$inst/usr/bin/ephemeral"
-for f in "$TOP"/dracut/90ephemeral/*; do
-	install -Dm755 "$f" "$inst/usr/lib/dracut/modules.d/90ephemeral/${f##*/}"
-done
+# Exactly what a user gets from `make install PREFIX=/usr`.
+make -C "$TOP" -s install DESTDIR="$inst" PREFIX=/usr >/dev/null
 install -Dm755 "$E2E_SRC/guest/e2e-guest.sh" "$inst/usr/local/lib/e2e/e2e-guest.sh"
 install -Dm644 "$E2E_SRC/guest/ephemeral-e2e.service" "$inst/etc/systemd/system/ephemeral-e2e.service"
 mkdir -p "$inst/etc/systemd/system/multi-user.target.wants"
