@@ -139,7 +139,7 @@ assert_eq "$name: appended /var/log file on disk" "old log line
 appended" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-old.log)"
 check_fails "$name: deleted /var/log file gone from disk" image_cat "$E2E_RUN/$name.img" /var/log/e2e-delete.log
 summary=$(image_cat "$E2E_RUN/$name.img" /var/log/ephemeral.log 2>/dev/null | tail -1)
-assert_match "$name: flush summary appended to /var/log/ephemeral.log" '[0-9]' "$summary"
+assert_match "$name: flush summary appended to /var/log/ephemeral.log" 'flush: /etc: [0-9]+ written' "$summary"
 scenario_done $name
 
 # 2. Reboot: the changes of boot 1 are merged at reboot, boot 2 sees them.
@@ -210,6 +210,8 @@ if flushed_by_hook $name; then diag "$name: flushed by the shutdown initramfs"; 
 fsck_clean $name
 assert_eq "$name: change on disk" "written under the shell-init initramfs" \
 	"$(image_cat "$E2E_RUN/$name.img" /etc/e2e-shinit)"
+summary=$(image_cat "$E2E_RUN/$name.img" /var/log/ephemeral.log 2>/dev/null | tail -1)
+assert_match "$name: flush summary appended to /var/log/ephemeral.log" 'flush: /etc: [0-9]+ written' "$summary"
 scenario_done $name
 
 rm -f "$E2E_RUN"/*.img
