@@ -229,6 +229,10 @@ int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merg
         r = merge_cleanup(lowerfd, o->label);
         if (r < 0)
                 return r;
+        if (merge_probe_user_xattrs(upperfd))
+                log_notice("%s: the store cannot hold user.* xattrs (tmpfs before Linux 6.6); "
+                           "keeping those of the files on disk",
+                           o->label);
         r = write_marker(&c);
         if (r < 0)
                 return r;
