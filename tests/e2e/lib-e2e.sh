@@ -105,6 +105,12 @@ image_manifest() {
 	in_image "$1" sh -c '"$0" "$IMG_ROOT$1"' "$TOP/build/tests/manifest" "$2"
 }
 
+# image_xattr IMAGE PATH NAME: the value of xattr NAME of PATH in IMAGE.
+image_xattr() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	in_image "$1" sh -c 'getfattr --only-values -n "$1" "$IMG_ROOT$0"' "$2" "$3"
+}
+
 # image_cat IMAGE PATH: the content of PATH in IMAGE (fails when it does not exist).
 image_cat() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
