@@ -108,7 +108,7 @@ image_manifest() {
 # image_xattr IMAGE PATH NAME: the value of xattr NAME of PATH in IMAGE.
 image_xattr() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	in_image "$1" sh -c 'getfattr --only-values -n "$1" "$IMG_ROOT$0"' "$2" "$3"
+	in_image "$1" sh -c 'getfattr --absolute-names --only-values -n "$1" "$IMG_ROOT$0"' "$2" "$3"
 }
 
 # image_cat IMAGE PATH: the content of PATH in IMAGE (fails when it does not exist).
