@@ -245,11 +245,6 @@ void config_init(struct config *c)
         c->tmpfs[2] = (struct tmpfs_entry){.path = "/var/cache", .size = {2ULL << 30, false}};
         c->n_tmpfs = 3;
         snprintf(c->persist, sizeof(c->persist), "/var/lib/ephemeral/persist");
-        /* /var/cache is a tmpfs too, but a cache emptied every ten minutes is no cache:
-         * only the temporary dirs are swept unless sweep.dirs says otherwise. */
-        snprintf(c->sweep_dirs[0], sizeof(c->sweep_dirs[0]), "/tmp");
-        snprintf(c->sweep_dirs[1], sizeof(c->sweep_dirs[1]), "/var/tmp");
-        c->n_sweep_dirs = 2;
         c->sweep_interval_sec = 60;
         c->sweep_age_min = 10;
         for (size_t i = 0; i < ARRAY_SIZE(default_protect); i++)
@@ -527,6 +522,7 @@ static int set_list(struct config *c, const char *key, const char *value, const 
         } else if (streq(key, "sweep.dirs")) {
                 memcpy(c->sweep_dirs, ctx->paths, sizeof(ctx->paths[0]) * ctx->n);
                 c->n_sweep_dirs = ctx->n;
+                c->sweep_dirs_set = true;
         } else if (streq(key, "userkeep")) {
                 memcpy(c->userkeep, ctx->names, sizeof(ctx->names[0]) * ctx->n);
                 c->n_userkeep = ctx->n;

@@ -51,8 +51,10 @@ struct config {
         char userkeep[CONFIG_MAX_PATTERNS][256];
         unsigned n_userkeep;
         /* sweeper */
-        char sweep_dirs[CONFIG_MAX_DIRS][PATH_MAX]; /* swept by default: /tmp, /var/tmp */
+        /* Dirs swept when none are given; unless set, the tmpfs dirs. */
+        char sweep_dirs[CONFIG_MAX_DIRS][PATH_MAX];
         unsigned n_sweep_dirs;
+        bool sweep_dirs_set;
         uint64_t sweep_interval_sec;
         uint64_t sweep_age_min;
         char protect[CONFIG_MAX_PATTERNS][256];

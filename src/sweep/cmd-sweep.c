@@ -32,7 +32,7 @@ static void usage(FILE *f, const char *prog)
         fprintf(f,
                 "Usage: %s [OPTIONS] [DIR...]\n"
                 "Deletes stale entries from tmpfs directories (default: ephemeral.sweep.dirs,\n"
-                "/tmp and /var/tmp) that no process has open, mapped or locked.\n\n"
+                "else the ephemeral.tmpfs dirs) that no process has open, mapped or locked.\n\n"
                 "  --once               one pass, then exit\n"
                 "  --interval SECONDS   time between passes (default %d)\n"
                 "  --age MINUTES        entries untouched for this long are stale (default %d)\n"
@@ -277,7 +277,7 @@ static void log_root_error(const struct run *run, unsigned i, int err)
         else if (run->explicit_roots)
                 log_error("%s is not a tmpfs; refusing to sweep it (use --any-fs to allow)", root);
         else
-                log_warning("%s (ephemeral.sweep.dirs) is not a tmpfs; not sweeping it until it is "
+                log_warning("%s (configured) is not a tmpfs; not sweeping it until it is "
                             "(use --any-fs to allow)",
                             root);
 }
@@ -380,12 +380,15 @@ int cmd_sweep(int argc, char *argv[])
                         log_info("ephemeral is off (kernel command line): nothing to sweep");
                         return EXIT_OK;
                 }
-                for (unsigned i = 0; i < cfg.n_sweep_dirs; i++)
-                        run.roots[run.n_roots++] = cfg.sweep_dirs[i];
+                if (cfg.sweep_dirs_set)
+                        for (unsigned i = 0; i < cfg.n_sweep_dirs; i++)
+                                run.roots[run.n_roots++] = cfg.sweep_dirs[i];
+                else
+                        for (unsigned i = 0; i < cfg.n_tmpfs; i++)
+                                run.roots[run.n_roots++] = cfg.tmpfs[i].path;
         }
         if (run.n_roots == 0) {
-                log_error(
-                    "nothing to sweep: no directories given and ephemeral.sweep.dirs is empty");
+                log_error("nothing to sweep: no directories given and none configured");
                 return EXIT_USAGE;
         }
         const char *store = a.store ? a.store : SWEEP_DEFAULT_STORE;

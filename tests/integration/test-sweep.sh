@@ -262,13 +262,13 @@ assert_eq "SIGINT exits 0" 0 "$rc"
 # Roots from the configuration (no DIR arguments): a configured dir that is not a
 # tmpfs is skipped with a warning and the others are still swept.
 echo x >"$T/from-config"; old "$T/from-config"; echo x >"$SCRATCH/disk/stale"; old "$SCRATCH/disk/stale"
-printf 'sweep.dirs = %s,%s\n' "$T" "$SCRATCH/disk" >"$SCRATCH/roots.conf"
+printf 'tmpfs = %s:64M,%s:1M\n' "$T" "$SCRATCH/disk" >"$SCRATCH/roots.conf"
 out=$("$SWEEP" --once --now "$NOW" --age 60 --cmdline /dev/null --config "$SCRATCH/roots.conf" 2>&1)
 assert_match "a configured dir that is not a tmpfs is skipped with a warning" \
-	"disk \(ephemeral.sweep.dirs\) is not a tmpfs" "$out"
+	"disk \(configured\) is not a tmpfs" "$out"
 check "... and left alone" test -e "$SCRATCH/disk/stale"
 check_fails "... while the configured tmpfs is swept" test -e "$T/from-config"
-# A tmpfs dir that is not in sweep.dirs (like the default /var/cache) is not swept.
+# With sweep.dirs set, a tmpfs dir not in it (e.g. /var/cache) is not swept.
 mkdir -p "$T/cache" "$T/tmp2"
 echo x >"$T/cache/stale"; old "$T/cache/stale"; echo x >"$T/tmp2/stale"; old "$T/tmp2/stale"
 printf 'tmpfs = %s:64M,%s:64M\nsweep.dirs = %s\n' "$T/cache" "$T/tmp2" "$T/tmp2" >"$SCRATCH/cache.conf"

@@ -36,9 +36,7 @@ TEST(defaults)
         ASSERT_STREQ(c.persist, "/var/lib/ephemeral/persist");
         ASSERT_EQ(c.sweep_interval_sec, 60);
         ASSERT_EQ(c.sweep_age_min, 10);
-        ASSERT_EQ(c.n_sweep_dirs, 2);
-        ASSERT_STREQ(c.sweep_dirs[0], "/tmp");
-        ASSERT_STREQ(c.sweep_dirs[1], "/var/tmp");
+        ASSERT_FALSE(c.sweep_dirs_set); /* the tmpfs dirs are swept */
         ASSERT_EQ(c.n_protect, 8);
         ASSERT_STREQ(c.protect[2], ".X*-lock");
         ASSERT_EQ(c.usercache.value, 0);
@@ -50,6 +48,7 @@ TEST(sweep_dirs)
 {
         fresh();
         ASSERT_EQ(config_set(&c, "sweep.dirs", "/tmp,/var/cache", "t"), 0);
+        ASSERT_TRUE(c.sweep_dirs_set);
         ASSERT_EQ(c.n_sweep_dirs, 2);
         ASSERT_STREQ(c.sweep_dirs[1], "/var/cache");
         ASSERT_EQ(config_set(&c, "sweep.dirs", "relative", "t"), -EINVAL);
