@@ -392,7 +392,7 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
                         return log_errno(errno, "cannot stat '%s'", merge_path(c, sub, NULL));
                 have_lower = false;
         }
-        if (have_lower && lst.st_dev != c->lower_dev)
+        if (have_lower && (lst.st_dev != c->lower_dev || merge_is_mount_root(ldir, name)))
                 return log_errno(EXDEV, "'%s' is a mount point, not merging across it",
                                  merge_path(c, sub, NULL));
         if (is_whiteout(&ust)) {
