@@ -73,4 +73,22 @@ else
 	diag "chattr +i not supported here: unremovable-leftover case not run"
 fi
 
+# --- names reserved for temporaries: the flush cannot merge them and says so
+# (exit non-zero, the upper kept), rather than report success and lose them ---
+fresh_upper
+overlay_up "$R" /etc "$S" etc
+printf 'user data\n' >"$E/.#ephemeral.0123456789abcdef"
+printf 'marker-like\n' >"$E/.#ephemeral.flush-in-progress"
+mkdir "$E/newdir" && printf 'deep user data\n' >"$E/newdir/.#ephemeral.00000000deadbeef"
+printf 'fine\n' >"$E/ordinary"
+umount "$E"
+out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "reserved names: exit 111" 111 "$?"
+assert_match "reserved names: named" "/etc/\.#ephemeral\.0123456789abcdef.*reserved" "$out"
+assert_match "reserved names: inside a new dir too" "/etc/newdir/\.#ephemeral\.00000000deadbeef.*reserved" "$out"
+assert_match "reserved names: the state stays mounted" 'status=mounted' "$(cat "$S/state")"
+check "reserved names: the upper keeps them" test -f "$S/etc/upper/.#ephemeral.0123456789abcdef"
+check "reserved names: no such name was written to the lower" test ! -e "$E/newdir/.#ephemeral.00000000deadbeef"
+assert_eq "reserved names: the other entries merged" "fine" "$(cat "$E/ordinary")"
+
 finish
