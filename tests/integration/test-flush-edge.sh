@@ -91,4 +91,29 @@ check "reserved names: the upper keeps them" test -f "$S/etc/upper/.#ephemeral.0
 check "reserved names: no such name was written to the lower" test ! -e "$E/newdir/.#ephemeral.00000000deadbeef"
 assert_eq "reserved names: the other entries merged" "fine" "$(cat "$E/ordinary")"
 
+# --- a filesystem without RENAME_EXCHANGE (NFS, exfat...; simulated with an
+# LD_PRELOAD shim, so the plain build): a dir replaced by a file whose old
+# version cannot be removed ends up with the new version in place (it was
+# left a half-emptied old dir: neither version); a replacement that works leaves no temporaries ---
+if [ -x "$TOP/build/ephemeral" ] && cc -shared -fPIC -o "$SCRATCH/nox.so" "$TOP/tests/lib/no-rename-exchange.c" &&
+	rm -rf "${E:?}"/* "${E:?}"/.#ephemeral.* && mkdir -p "$E/frozen" "$E/plain/sub" &&
+	printf 'frozen\n' >"$E/frozen/f" && printf 'keep\n' >"$E/frozen/other" && chattr +i "$E/frozen/f" 2>/dev/null; then
+	fresh_upper
+	overlay_up "$R" /etc "$S" etc
+	rm -r "$E/plain" && printf 'was a dir\n' >"$E/plain"
+	umount "$E"
+	mkdir -p "$S/etc/upper" && printf 'now a file\n' >"$S/etc/upper/frozen"
+	out=$(LD_PRELOAD=$SCRATCH/nox.so "$TOP/build/ephemeral" flush --root "$R" --store "$S" 2>&1)
+	assert_eq "no exchange: exit 111" 111 "$?"
+	assert_eq "no exchange: the file that replaced a dir is in place" "was a dir" "$(cat "$E/plain" 2>&1)"
+	assert_eq "no exchange: the new version is in place, not a half-emptied old dir" "now a file" "$(cat "$E/frozen" 2>&1)"
+	chattr -R -i "$E"
+	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+	assert_eq "no exchange: the next flush completes" 0 "$?"
+	assert_eq "no exchange: temporaries gone" "" "$(find "$E" -name '.#ephemeral.*')"
+	assert_eq "no exchange: new version" "now a file" "$(cat "$E/frozen" 2>&1)"
+else
+	diag "no plain build, cc or chattr +i here: no-RENAME_EXCHANGE case not run"
+fi
+
 finish
