@@ -116,4 +116,19 @@ else
 	diag "no plain build, cc or chattr +i here: no-RENAME_EXCHANGE case not run"
 fi
 
+# --- a busy overlay (a file held open for writing): detached lazily and merged,
+# with a warning, since what is written through it afterwards is lost ---
+rm -rf "${E:?}"/* "${E:?}"/.#ephemeral.*
+fresh_upper
+overlay_up "$R" /etc "$S" etc
+printf 'written\n' >"$E/held"
+exec 7>>"$E/held"
+out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "busy overlay: exit 0" 0 "$?"
+exec 7>&-
+assert_eq "busy overlay: merged" "written" "$(cat "$E/held")"
+assert_match "busy overlay: warns that it is still in use" "overlay on $E is busy" "$out"
+out=$(fresh_upper && overlay_up "$R" /etc "$S" etc && "$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "not busy: no such warning" "" "$(grep busy <<<"$out")"
+
 finish
