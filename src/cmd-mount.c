@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 
 #include "commands.h"
 #include "fstab.h"
@@ -41,6 +42,22 @@ static bool option_safe(const char *path)
                 if (*p < 0x21 || *p == 0x7f || strchr(",:=\\\"", *p))
                         return false;
         return true;
+}
+
+/* tmpfs holds user.* xattrs only since Linux 6.6: before, overlayfs drops them when
+ * it copies a file up (the flush keeps the disk copy's; see merge-meta.c). */
+static void warn_no_user_xattrs(int storefd)
+{
+        static const char probe[] = "user.ephemeral-probe";
+
+        if (fsetxattr(storefd, probe, "1", 1, 0) == 0) {
+                (void)fremovexattr(storefd, probe);
+                return;
+        }
+        if (errno == EOPNOTSUPP)
+                log_notice("this kernel's tmpfs cannot hold user.* xattrs (Linux < 6.6): a "
+                           "changed file shows none until the next boot; the flush keeps "
+                           "those on disk");
 }
 
 int mount_target(const struct mount_ctx *ctx, const char *path, char *out, size_t outlen)
@@ -147,6 +164,7 @@ static int mount_store(struct mount_ctx *ctx, const char *store)
         ctx->storefd = open(ctx->store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (ctx->storefd < 0)
                 return log_errno(errno, "cannot open the store %s", ctx->store);
+        warn_no_user_xattrs(ctx->storefd);
         r = state_read(ctx->storefd, &ctx->state);
         if (r == -EBADMSG)
                 log_warning("%s/%s is malformed; writing a new one", ctx->store, STATE_FILE);

@@ -154,6 +154,51 @@ static int copy_one_xattr(const struct entry_ref *src, const struct entry_ref *d
         return r < 0 ? (int)r : 0;
 }
 
+/* Before Linux 6.6 tmpfs cannot hold user.* xattrs, so overlayfs silently dropped
+ * them when it copied an entry up into the store: the upper lacks them although
+ * nobody removed them (nobody could: setting or removing one through the overlay
+ * fails the same way). In that case the disk copy's user.* xattrs are kept. */
+static bool keep_lower_user_xattrs;
+
+bool merge_probe_user_xattrs(int upperfd)
+{
+        static const char probe[] = "user.ephemeral-probe";
+
+        if (fsetxattr(upperfd, probe, "1", 1, 0) == 0) {
+                (void)fremovexattr(upperfd, probe);
+                keep_lower_user_xattrs = false;
+        } else {
+                keep_lower_user_xattrs = errno == EOPNOTSUPP;
+        }
+        return keep_lower_user_xattrs;
+}
+
+bool merge_keeps_user_xattrs(void)
+{
+        return keep_lower_user_xattrs;
+}
+
+int merge_keep_user_xattrs(const struct entry_ref *old, const struct entry_ref *dst)
+{
+        _cleanup_free_ char *list = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!keep_lower_user_xattrs)
+                return 0;
+        r = xa_list(old, &list, &len);
+        if (r < 0)
+                return r;
+        for (const char *p = list; p && p < list + len; p += strlen(p) + 1) {
+                if (!startswith(p, "user."))
+                        continue;
+                r = copy_one_xattr(old, dst, p);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int merge_get_xattr(const struct entry_ref *e, const char *name, char *buf, size_t len)
 {
         ssize_t n = xa(e, XA_GET, name, buf, len - 1);
@@ -216,6 +261,8 @@ int merge_copy_meta(const struct entry_ref *src, const struct entry_ref *dst, co
         for (const char *p = dlist; p && p < dlist + dlen; p += strlen(p) + 1) {
                 if (startswith(p, XATTR_OVERLAY_PREFIX) || list_has(slist, slen, p))
                         continue;
+                if (keep_lower_user_xattrs && startswith(p, "user."))
+                        continue; /* dropped by copy-up, not by anyone's choice */
                 r = (int)xa(dst, XA_REMOVE, p, NULL, 0);
                 if (r == -ENODATA)
                         continue;

@@ -160,6 +160,26 @@ static int link_to_first(struct merge_ctx *c, const char *first, int ldir, const
         return linkat(pfd, base, ldir, dst, 0) < 0 ? -errno : 0;
 }
 
+/* The regular file ldir/name that out replaces keeps its user.* xattrs when the
+ * store could not hold them (see merge_probe_user_xattrs). */
+static int keep_old_user_xattrs(int ldir, const char *name, int out)
+{
+        _cleanup_close_ int old = -EBADF;
+        struct stat st;
+
+        if (!merge_keeps_user_xattrs())
+                return 0;
+        old = openat(ldir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (old < 0)
+                return errno == ENOENT || errno == ELOOP ? 0 : -errno;
+        if (fstat(old, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return 0;
+        return merge_keep_user_xattrs(&(struct entry_ref){.fd = old},
+                                      &(struct entry_ref){.fd = out});
+}
+
 static int write_file(struct merge_ctx *c, int udir, const char *name, const struct stat *st,
                       int ldir, const char *dst)
 {
@@ -183,6 +203,8 @@ static int write_file(struct merge_ctx *c, int udir, const char *name, const str
         if (r >= 0)
                 r = merge_copy_meta(&(struct entry_ref){.fd = in}, &(struct entry_ref){.fd = out},
                                     &now, true);
+        if (r >= 0)
+                r = keep_old_user_xattrs(ldir, name, out);
         if (r < 0)
                 unlinkat(ldir, dst, 0);
         return r;

@@ -1,0 +1,42 @@
+#!/bin/bash
+# dracut module "ephemeral": puts the ephemeral binary (with its libraries, libkmod
+# and libblkid), the overlay kernel module and two hooks into the initramfs:
+# pre-pivot mounts the RAM overlays on the real root, pre-shutdown (in the shutdown
+# initramfs that dracut-shutdown.service restores to /run/initramfs) merges them
+# back into it. Declarations only; the hooks hold the runtime logic.
+
+# called by dracut
+# shellcheck disable=SC2154 # moddir, dracutsysrootdir: set by dracut
+check() {
+    require_binaries ephemeral || return 1
+    return 0
+}
+
+# called by dracut
+depends() {
+    echo base shutdown
+    return 0
+}
+
+# called by dracut
+installkernel() {
+    instmods overlay
+}
+
+# called by dracut
+install() {
+    local _bin
+    _bin=$(find_binary ephemeral) || return 1
+    # At its installed path (the system-shutdown hook looks for it there under
+    # /run/initramfs) and, for the hooks (PATH=/usr/sbin:/usr/bin:/sbin:/bin), as
+    # /usr/bin/ephemeral when that differs (e.g. PREFIX=/usr/local).
+    inst_binary "$_bin"
+    # (/bin may be a symlink to usr/bin: then it is there already.)
+    if [ ! -e "${initdir}/usr/bin/ephemeral" ]; then
+        ln_r "$_bin" /usr/bin/ephemeral
+    fi
+    [ -f "${dracutsysrootdir-}/etc/ephemeral.conf" ] && inst_simple /etc/ephemeral.conf
+    inst_hook pre-pivot 60 "$moddir/ephemeral-mount.sh"
+    inst_hook pre-shutdown 40 "$moddir/ephemeral-flush.sh"
+    return 0
+}

@@ -1,0 +1,184 @@
+#!/bin/bash
+# e2e-guest.sh: runs inside the test VM (ephemeral-e2e.service) the scenario named by
+# ephemeral_test= on the kernel command line. It reports to the host on the second
+# serial port (/dev/ttyS1, a file on the host), one record per line:
+#   PASS <check> | FAIL <check> <why>      checks made inside the guest
+#   INFO <text>                            context for the log
+#   BEGIN <name> ... END <name>            a block of data (e.g. a manifest)
+#   KILLME                                 scenario "crash": kill QEMU now
+#   DONE <action>                          last line before poweroff/reboot
+# The host (tests/e2e/test-dracut-boot.sh) asserts on these and on the disk image.
+set -uo pipefail
+export LC_ALL=C
+out() { printf '%s\n' "$*" >/dev/ttyS1; }
+stty -F /dev/ttyS1 raw -echo 2>/dev/null || true
+
+# check NAME CMD...: PASS when CMD succeeds, else FAIL with its output.
+check() {
+	local name=$1 o
+	shift
+	if o=$("$@" 2>&1); then out "PASS $name"; else out "FAIL $name $(printf '%s' "$o" | head -c 400 | tr '\n\t' '  ')"; fi
+}
+is_overlay() { [ "$(findmnt -n -o FSTYPE --mountpoint "$1")" = overlay ]; }
+not_overlay() { ! findmnt -n --mountpoint "$1" >/dev/null; }
+upper_in_store() { findmnt -n -o OPTIONS --mountpoint "$1" | grep 'upperdir=/run/initramfs/ephemeral/' >/dev/null; }
+echo_into() { printf '%s\n' "$2" >"$1"; }
+booted_cleanly() { # multi-user reached, no unit failed
+	local failed
+	systemctl is-active -q multi-user.target || { echo "multi-user.target not active"; return 1; }
+	failed=$(systemctl list-units --state=failed --no-legend --plain)
+	[ -z "$failed" ] || { echo "failed units: $failed"; return 1; }
+}
+user_reads_passwd() { runuser -u test -- cat /etc/passwd | grep '^root:' >/dev/null; }
+status_shows() {
+	local s
+	s=$(ephemeral status) || { echo "ephemeral status failed: $s"; return 1; }
+	for d in "$@"; do printf '%s\n' "$s" | grep -qF -- "$d" || { echo "no $d in: $s"; return 1; }; done
+}
+block() { # block NAME CMD...: the output of CMD between BEGIN/END
+	out "BEGIN $1"
+	"${@:2}" 2>&1 | sed 's/^/  /' >/dev/ttyS1
+	out "END $1"
+}
+finish() { # finish poweroff|reboot
+	sync
+	out "DONE $1"
+	systemctl "$1" --no-block
+	exit 0
+}
+
+# The changes scenario 1 (and 6) make through the overlays.
+change_etc() {
+	echo new >/etc/e2e-new && chmod 640 /etc/e2e-new && chown 1000:1000 /etc/e2e-new &&
+		setfattr -n trusted.e2e -v hello /etc/e2e-new && setfacl -m u:test:r /etc/e2e-new &&
+		echo "#!/bin/sh" >/etc/e2e-cap && setcap cap_net_raw+ep /etc/e2e-cap &&
+		echo changed >>/etc/e2e-fixture/modify &&
+		touch -d '2001-02-03 04:05:06.123456789' /etc/e2e-fixture/modify &&
+		chmod 600 /etc/e2e-fixture/keep &&
+		rm /etc/e2e-fixture/delete && rm -r /etc/e2e-gone-dir &&
+		rm -r /etc/e2e-fixture/sub && mkdir /etc/e2e-fixture/sub && echo other >/etc/e2e-fixture/sub/other &&
+		mkdir -p /etc/e2e-newdir/a && echo x >/etc/e2e-newdir/a/f && ln /etc/e2e-newdir/a/f /etc/e2e-newdir/hard &&
+		ln -s ../e2e-new /etc/e2e-newdir/sym && mkfifo /etc/e2e-newdir/fifo &&
+		mv /etc/e2e-fixture/keep /etc/e2e-fixture/kept
+}
+# A lower file carrying a user.* xattr is modified. On Linux >= 6.6 the merged view
+# keeps the xattr. Before 6.6 tmpfs (the store) has no user.* xattrs: overlayfs's
+# copy-up drops them, so the merged view shows none; the flush keeps the disk
+# copy's, which the host checks after poweroff.
+modify_user_xattr_file() {
+	echo more >>/etc/e2e-fixture/user-xattr || return 1
+	if getfattr -n user.e2e /etc/e2e-fixture/user-xattr >/dev/null 2>&1; then
+		out "INFO user-xattr kept in the merged view"
+		return 0
+	fi
+	out "INFO user-xattr not in the merged view (kernel $(uname -r))"
+	case $(uname -r) in
+	[0-5].* | 6.[0-5].*) return 0 ;; # the known copy-up loss; the disk keeps it
+	*) return 1 ;;
+	esac
+}
+change_varlog() {
+	echo 'new log' >/var/log/e2e-new.log && echo 'appended' >>/var/log/e2e-old.log &&
+		rm /var/log/e2e-delete.log
+}
+
+# Never hang the test: whatever happens, power off after a while.
+(sleep 240 && out "FAIL guest-watchdog scenario did not finish in 240 s" && systemctl poweroff -f) &
+
+scenario=$(sed -n 's/.*ephemeral_test=\([^ ]*\).*/\1/p' /proc/cmdline)
+out "INFO scenario $scenario, kernel $(uname -r)"
+out "INFO system state $(systemctl is-system-running)"
+block mounts findmnt -n -o TARGET,FSTYPE,OPTIONS -t overlay,tmpfs
+
+case "$scenario" in
+default)
+	check etc-is-overlay is_overlay /etc
+	check varlog-is-overlay is_overlay /var/log
+	check etc-upper-in-store upper_in_store /etc
+	check varlog-upper-in-store upper_in_store /var/log
+	check status-shows-dirs status_shows /etc /var/log
+	block status ephemeral status
+	check user-reads-passwd user_reads_passwd
+	check change-etc change_etc
+	check change-varlog change_varlog
+	check modify-file-with-user-xattr modify_user_xattr_file
+	block diff ephemeral diff
+	sync
+	block manifest-etc manifest /etc
+	finish poweroff
+	;;
+reboot)
+	# Boot 1 makes changes and reboots; boot 2 (same kernel command line) checks
+	# that it sees them. A counter outside the overlays tells the boots apart.
+	n=$(($(cat /var/lib/e2e-boots 2>/dev/null || echo 0) + 1))
+	echo "$n" >/var/lib/e2e-boots
+	out "INFO boot $n"
+	if [ "$n" = 1 ]; then
+		check boot1-etc-is-overlay is_overlay /etc
+		check boot1-change echo_into /etc/e2e-reboot "boot 1 was here"
+		check boot1-change-log echo_into /var/log/e2e-reboot.log "boot 1 log"
+		finish reboot
+	fi
+	check boot2-etc-is-overlay is_overlay /etc
+	check boot2-sees-etc-change grep -qx "boot 1 was here" /etc/e2e-reboot
+	check boot2-sees-log-change grep -qx "boot 1 log" /var/log/e2e-reboot.log
+	check boot2-change echo_into /etc/e2e-reboot "boot 2 was here"
+	finish poweroff
+	;;
+discard)
+	check etc-is-overlay is_overlay /etc
+	check varlog-not-overlay not_overlay /var/log
+	check change-etc change_etc
+	finish poweroff
+	;;
+off)
+	check etc-not-overlay not_overlay /etc
+	check varlog-not-overlay not_overlay /var/log
+	check no-store not_overlay /run/initramfs/ephemeral
+	check booted-cleanly booted_cleanly
+	check write-etc echo_into /etc/e2e-off "written with ephemeral=off"
+	finish poweroff
+	;;
+badcmdline)
+	check etc-is-overlay is_overlay /etc
+	check varlog-not-overlay not_overlay /var/log
+	check booted-cleanly booted_cleanly
+	block kmsg journalctl -b -k -o cat --no-pager -g ephemeral
+	finish poweroff
+	;;
+crash)
+	check etc-is-overlay is_overlay /etc
+	check varlog-is-overlay is_overlay /var/log
+	check change-etc change_etc
+	check change-varlog change_varlog
+	sync
+	out KILLME
+	sleep infinity
+	;;
+shinit)
+	# Booted with the initramfs that uses dracut's shell init instead of systemd.
+	check etc-is-overlay is_overlay /etc
+	check varlog-is-overlay is_overlay /var/log
+	check booted-cleanly booted_cleanly
+	check change-etc echo_into /etc/e2e-shinit "written under the shell-init initramfs"
+	finish poweroff
+	;;
+demo)
+	# `make demo`: the same steps, shown on the console.
+	say() { printf '\n\033[1;32m[guest]$ %s\033[0m\n' "$*" >/dev/console; }
+	run() { say "$*"; "$@" >/dev/console 2>&1; }
+	token=$(sed -n 's/.*ephemeral_demo=\([^ ]*\).*/\1/p' /proc/cmdline)
+	run findmnt -t overlay,tmpfs -o TARGET,FSTYPE,SOURCE,OPTIONS
+	run ephemeral status
+	say "echo 'written in RAM during the demo ($token)' >/etc/demo-note"
+	echo "written in RAM during the demo ($token)" >/etc/demo-note
+	run ephemeral diff
+	say "poweroff   # watch the shutdown initramfs merge the changes into the disk"
+	sleep 2
+	finish poweroff
+	;;
+*)
+	out "FAIL scenario unknown scenario '$scenario'"
+	finish poweroff
+	;;
+esac
