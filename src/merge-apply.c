@@ -26,6 +26,8 @@ static void drop_tmp(struct merge_ctx *c, int ldir, const char *tmp)
 static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const struct op *op)
 {
         const char *path = merge_path(c, j->relpath, op->name);
+        char aside[MERGE_TMP_LEN + 1];
+        const char *old = op->tmp;
         int r;
 
         if (!op->exchange) {
@@ -46,18 +48,28 @@ static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const s
                         drop_tmp(c, ldir, op->tmp);
                         return r;
                 }
-                /* The filesystem cannot exchange: remove, then rename (not atomic). */
-                r = merge_rm_rf(ldir, op->name, c->lower_dev, &c->st->deleted);
-                if (r < 0 || renameat(ldir, op->tmp, ldir, op->name) < 0) {
-                        r = log_errno(r < 0 ? r : errno, "cannot replace '%s'", path);
+                /* The filesystem cannot exchange (NFS, exfat...): move the old one
+                 * aside, put the new one in, then remove the old one. Not atomic,
+                 * but a failure leaves the old version whole (removing it first
+                 * could fail half-way and leave neither). */
+                merge_tmp_name(c, aside);
+                if (renameat(ldir, op->name, ldir, aside) < 0) {
+                        r = log_errno(errno, "cannot replace '%s'", path);
                         drop_tmp(c, ldir, op->tmp);
                         return r;
                 }
-                c->st->written += op->entries;
-                return 0;
+                if (renameat(ldir, op->tmp, ldir, op->name) < 0) {
+                        r = log_errno(errno, "cannot replace '%s'", path);
+                        if (renameat(ldir, aside, ldir, op->name) < 0)
+                                log_errno(errno, "cannot move the old version of '%s' back from %s",
+                                          path, aside);
+                        drop_tmp(c, ldir, op->tmp);
+                        return r;
+                }
+                old = aside;
         }
         c->st->written += op->entries;
-        r = merge_rm_rf(ldir, op->tmp, c->lower_dev, &c->st->deleted);
+        r = merge_rm_rf(ldir, old, c->lower_dev, &c->st->deleted);
         if (r < 0) {
                 c->leftovers = true;
                 return log_errno(r, "cannot remove the old version of '%s'", path);

@@ -38,6 +38,16 @@ bool merge_is_tmp_name(const char *name)
         return true;
 }
 
+bool merge_is_mount_root(int dfd, const char *name)
+{
+        struct statx stx;
+
+        if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &stx) < 0)
+                return false;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+               (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
 {
         _cleanup_closedir_ DIR *d = NULL;
@@ -53,7 +63,7 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
                 (*count)++;
                 return 0;
         }
-        if (st.st_dev != dev)
+        if (st.st_dev != dev || merge_is_mount_root(dfd, name))
                 return -EXDEV; /* a mount point: never leave the filesystem */
         fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
@@ -108,7 +118,8 @@ static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
                         _cleanup_close_ int sub = -EBADF;
                         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                                 k = -errno;
-                        else if (!S_ISDIR(st.st_mode) || st.st_dev != dev)
+                        else if (!S_ISDIR(st.st_mode) || st.st_dev != dev ||
+                                 merge_is_mount_root(dirfd(d), de->d_name))
                                 continue;
                         else if ((sub = openat(dirfd(d), de->d_name,
                                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <

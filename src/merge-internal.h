@@ -116,6 +116,10 @@ void merge_links_free(struct merge_ctx *c);
 /* Make a fresh temporary name (not created). */
 void merge_tmp_name(struct merge_ctx *c, char out[MERGE_TMP_LEN + 1]);
 bool merge_is_tmp_name(const char *name);
-/* Remove dirfd/name and everything below it without following symlinks or leaving
- * the filesystem dev. *count is increased per removed entry. Logs nothing. */
+/* Is dirfd/name the root of a mount (also a bind mount of the same filesystem,
+ * which st_dev cannot tell)? false when the kernel cannot say (before 5.8). */
+bool merge_is_mount_root(int dirfd, const char *name);
+/* Remove dirfd/name and everything below it without following symlinks, leaving
+ * the filesystem dev or entering any mount (-EXDEV). *count is increased per removed entry. Logs
+ * nothing. */
 int merge_rm_rf(int dirfd, const char *name, dev_t dev, uint64_t *count);

@@ -29,14 +29,26 @@ static bool is_overlay(int fd)
         return fstatfs(fd, &sf) == 0 && sf.f_type == OVERLAYFS_MAGIC;
 }
 
-/* Detach every overlay stacked on root/path (MNT_DETACH: it is lazily unmounted
- * once the last user goes; nobody writes through it any more at this point). */
+/* Unmount every overlay stacked on root/path; a busy one is detached (MNT_DETACH:
+ * it is lazily unmounted once the last user goes), with a warning. */
 static int detach_overlays(int rootfd, const char *full, const char *path, const char *label)
 {
         for (int i = 0; i < 8; i++) {
                 _cleanup_close_ int fd = open_dir_beneath(rootfd, path, O_PATH);
                 if (fd < 0 || !is_overlay(fd))
                         return 0;
+                fd = safe_close(fd); /* or it keeps the overlay busy */
+                if (umount2(full, 0) == 0) {
+                        log_info("%s: unmounted the overlay on %s", label, full);
+                        continue;
+                }
+                /* Still in use (a process outlived the stop of userspace): merge what
+                 * it holds now, but say that later writes through it are lost. */
+                if (errno == EBUSY)
+                        log_warning("%s: the overlay on %s is busy (still in use, or something "
+                                    "is mounted inside): detaching it lazily; what is written "
+                                    "through it from now on is lost",
+                                    label, full);
                 if (umount2(full, MNT_DETACH) < 0)
                         return log_errno(errno, "%s: cannot detach the overlay on %s", label, full);
                 log_info("%s: detached the overlay on %s", label, full);

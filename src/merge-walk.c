@@ -36,6 +36,17 @@ static bool is_opaque(int udirfd)
         return merge_get_xattr(&e, XATTR_OPAQUE, v, sizeof(v)) == 0 && streq(v, "y");
 }
 
+/* A user's entry named like a temporary (or the marker) cannot be merged: the
+ * cleanup of an interrupted flush would delete it. An error, so that the upper is
+ * kept and the flush exits non-zero, never a silent loss. */
+static int refuse_reserved(struct merge_ctx *c, const char *rel)
+{
+        log_error("cannot merge '%s': the name is reserved for ephemeral's temporaries; "
+                  "rename it",
+                  merge_path(c, rel, NULL));
+        return -EEXIST;
+}
+
 /* A readable DIR stream over a duplicate of dirfd. */
 static DIR *open_stream(int dirfd)
 {
@@ -301,7 +312,9 @@ static int build_tree(struct merge_ctx *c, int udir, int ldir, const char *lrel,
                 sub = merge_join(drel, de->d_name);
                 if (!sub)
                         return log_errno(ENOMEM, "out of memory");
-                if (fstatat(udir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (merge_is_tmp_name(de->d_name)) {
+                        k = refuse_reserved(c, sub);
+                } else if (fstatat(udir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         k = log_errno(errno, "cannot stat '%s'", merge_path(c, sub, NULL));
                 } else if (is_whiteout(&st)) {
                         continue; /* nothing below a new dir to hide */
@@ -402,11 +415,8 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
 
         if (!sub)
                 return log_errno(ENOMEM, "out of memory");
-        if (merge_is_tmp_name(name) || (j->relpath[0] == '\0' && streq(name, MERGE_MARKER))) {
-                log_warning("skipping '%s': the name is reserved for ephemeral's temporaries",
-                            merge_path(c, sub, NULL));
-                return 0;
-        }
+        if (merge_is_tmp_name(name) || (j->relpath[0] == '\0' && streq(name, MERGE_MARKER)))
+                return refuse_reserved(c, sub);
         if (fstatat(udir, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
                 return log_errno(errno, "cannot stat upper '%s'", merge_path(c, sub, NULL));
         if (fstatat(ldir, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -414,7 +424,7 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
                         return log_errno(errno, "cannot stat '%s'", merge_path(c, sub, NULL));
                 have_lower = false;
         }
-        if (have_lower && lst.st_dev != c->lower_dev)
+        if (have_lower && (lst.st_dev != c->lower_dev || merge_is_mount_root(ldir, name)))
                 return log_errno(EXDEV, "'%s' is a mount point, not merging across it",
                                  merge_path(c, sub, NULL));
         if (is_whiteout(&ust)) {

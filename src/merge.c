@@ -227,8 +227,12 @@ int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merg
         }
 
         r = merge_cleanup(lowerfd, o->label);
-        if (r < 0)
-                return r;
+        if (r < 0) {
+                /* What cannot be removed stays, with the marker, for the next run to
+                 * try again; it must not keep every later change from being merged. */
+                merge_fail(&c, r);
+                c.leftovers = true;
+        }
         if (merge_probe_user_xattrs(upperfd))
                 log_notice("%s: the store cannot hold user.* xattrs (tmpfs before Linux 6.6); "
                            "keeping those of the files on disk",
