@@ -6,9 +6,14 @@
 need_root
 in_private_mount_ns "$@"
 make_scratch
-chmod 755 "$SCRATCH"
+# nobody must be able to walk to the fake root, but the checkout may lie below a
+# 0700 directory (CI clones into a mktemp dir): work on a tmpfs under /tmp.
+W=$(mktemp -d /tmp/ephemeral-nonroot.XXXXXX)
+chmod 755 "$W"
+mount -t tmpfs -o mode=755 ephemeral-test "$W"
+trap 'umount_below "$W"; umount -l "$W" 2>/dev/null; rmdir "$W"; umount_below "$SCRATCH"; rm -rf "$SCRATCH"' EXIT
 
-R=$SCRATCH/root S=$SCRATCH/store
+R=$W/root S=$W/store
 mkdir -p "$R/etc" "$R/var/log"
 chmod 755 "$R" "$R/etc"
 echo 'root:x:0:0::/root:/bin/sh' >"$R/etc/passwd"
