@@ -155,6 +155,7 @@ static int open_log_dir(struct flush_run *f)
 static void append_log(struct flush_run *f, const char *line)
 {
         _cleanup_close_ int dfd = open_log_dir(f), fd = -EBADF;
+        struct stat st;
         int r;
 
         if (dfd < 0) {
@@ -163,9 +164,15 @@ static void append_log(struct flush_run *f, const char *line)
                             LOG_DIR, LOG_FILE, strerror(-dfd));
                 return;
         }
-        fd = openat(dfd, LOG_FILE, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+        /* O_NONBLOCK: a FIFO planted at that name must not hang the shutdown. */
+        fd = openat(dfd, LOG_FILE,
+                    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
         if (fd < 0) {
                 log_warning_errno(errno, "cannot open %s/%s", LOG_DIR, LOG_FILE);
+                return;
+        }
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                log_warning("summary not written: %s/%s is not a regular file", LOG_DIR, LOG_FILE);
                 return;
         }
         r = write_all(fd, line, strlen(line));

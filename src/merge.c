@@ -170,8 +170,8 @@ static int write_marker(struct merge_ctx *c)
 {
         _cleanup_close_ int fd = -EBADF;
 
-        fd = openat(c->lowerfd, MERGE_MARKER, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                    0600);
+        fd = openat(c->lowerfd, MERGE_MARKER,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
         if (fd < 0)
                 return log_errno(errno, "%s: cannot create %s", c->o->label, MERGE_MARKER);
         if (fsync(fd) < 0 || fsync(c->lowerfd) < 0)

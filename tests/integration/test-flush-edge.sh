@@ -131,4 +131,31 @@ assert_match "busy overlay: warns that it is still in use" "overlay on $E is bus
 out=$(fresh_upper && overlay_up "$R" /etc "$S" etc && "$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
 assert_eq "not busy: no such warning" "" "$(grep busy <<<"$out")"
 
+# --- a FIFO where flush writes its own files (the summary log, the marker) must
+# not hang the shutdown: reported, the merge itself still done ---
+rm -rf "${E:?}"/* "${E:?}"/.#ephemeral.*
+rm -f "$R/var/log/ephemeral.log"
+mkfifo "$R/var/log/ephemeral.log"
+fresh_upper
+overlay_up "$R" /etc "$S" etc
+printf 'merged anyway\n' >"$E/f"
+umount "$E"
+out=$(timeout 60 "$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+rc=$?
+check "FIFO as the summary log: flush does not hang" test "$rc" != 124
+assert_eq "FIFO as the summary log: merged" "merged anyway" "$(cat "$E/f" 2>&1)"
+assert_match "FIFO as the summary log: says why no summary was written" "ephemeral.log" "$out"
+rm -f "$R/var/log/ephemeral.log"
+mkfifo "$E/.#ephemeral.flush-in-progress"
+fresh_upper
+overlay_up "$R" /etc "$S" etc
+printf 'merged too\n' >"$E/g"
+umount "$E"
+out=$(timeout 60 "$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+rc=$?
+check "FIFO as the marker: flush does not hang" test "$rc" != 124
+assert_eq "FIFO as the marker: taken as an interrupted run's marker and replaced (exit 0)" 0 "$rc"
+assert_eq "FIFO as the marker: merged" "merged too" "$(cat "$E/g" 2>&1)"
+check_fails "FIFO as the marker: gone afterwards" test -e "$E/.#ephemeral.flush-in-progress"
+
 finish
