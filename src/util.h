@@ -87,6 +87,24 @@ static inline bool path_is_under(const char *path, const char *dir)
         return rest && (*rest == '\0' || *rest == '/' || streq(dir, "/"));
 }
 
+/* The next component of a '/'-separated path: skips the slashes at *p, returns the
+ * component's start and sets *len to its length, and advances *p past it. Returns NULL
+ * (with *p at the terminating NUL) when no component is left. */
+static inline const char *path_next_component(const char **p, size_t *len)
+{
+        const char *s = *p, *end;
+
+        while (*s == '/')
+                s++;
+        *p = s;
+        if (*s == '\0')
+                return NULL;
+        end = strchrnul(s, '/');
+        *len = (size_t)(end - s);
+        *p = end;
+        return s;
+}
+
 static inline bool dot_or_dotdot(const char *name)
 {
         return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
