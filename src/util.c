@@ -138,6 +138,18 @@ static int open_dir_walk(int dirfd, const char *path, int flags)
         return fd < 0 ? -errno : fd;
 }
 
+DIR *fdopendir_or_close(int fd)
+{
+        DIR *d;
+
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d)
+                safe_close(fd);
+        return d;
+}
+
 int open_dir_beneath(int dirfd, const char *path, int flags)
 {
         struct open_how how = {

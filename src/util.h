@@ -121,6 +121,10 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
 /* write(2) until everything is written; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* fdopendir(fd) that takes fd over: when it fails, fd is closed (errno kept). fd < 0
+ * (a failed openat/fcntl) gives NULL with errno left as it is. */
+DIR *fdopendir_or_close(int fd);
+
 /* Open a directory below dirfd without following symlinks in any component
  * (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH, fallback: component-wise
  * O_NOFOLLOW walk). path may be "" or "." for dirfd itself. Returns fd or -errno. */
