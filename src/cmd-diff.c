@@ -187,10 +187,7 @@ int cmd_diff(int argc, char *argv[])
                         return EXIT_USAGE;
                 }
         }
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return log_errno(ENOMEM, "diff"), EXIT_SYSTEM;
-        storefd = store_open(store, s);
+        storefd = store_open(store, "diff", &s);
         if (storefd < 0)
                 return EXIT_SYSTEM;
         for (int i = optind; i < argc; i++) {

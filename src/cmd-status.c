@@ -89,10 +89,7 @@ int cmd_status(int argc, char *argv[])
                 log_error("status: unexpected argument '%s'", argv[optind]);
                 return EXIT_USAGE;
         }
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return log_errno(ENOMEM, "status"), EXIT_SYSTEM;
-        storefd = store_open(store, s);
+        storefd = store_open(store, "status", &s);
         if (storefd < 0)
                 return EXIT_SYSTEM;
         for (unsigned i = 0; i < s->n_dirs; i++) {

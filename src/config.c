@@ -75,33 +75,23 @@ static bool path_char_ok(unsigned char ch)
 
 int config_normalize_path(const char *path, char *out, unsigned outlen, const char **why)
 {
-        size_t o = 0;
-        const char *p = path;
+        size_t o = 0, n;
+        const char *p = path, *s;
 
         if (!path || *path == '\0')
                 return *why = "empty path", -EINVAL;
         if (*path != '/')
                 return *why = "not an absolute path", -EINVAL;
-        while (*p) {
-                const char *end;
-                size_t n;
-
-                while (*p == '/')
-                        p++;
-                if (*p == '\0')
-                        break;
-                end = strchrnul(p, '/');
-                n = (size_t)(end - p);
-                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+        while ((s = path_next_component(&p, &n))) {
+                if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
                         return *why = "contains a '.' or '..' component", -EINVAL;
                 if (n > NAME_MAX)
                         return *why = "a component is longer than NAME_MAX", -EINVAL;
                 if (o + 1 + n + 1 > outlen || o + 1 + n + 1 > PATH_MAX)
                         return *why = "path too long", -EINVAL;
                 out[o++] = '/';
-                memcpy(out + o, p, n);
+                memcpy(out + o, s, n);
                 o += n;
-                p = end;
         }
         if (o == 0) {
                 if (outlen < 2)

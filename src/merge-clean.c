@@ -53,7 +53,7 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
         _cleanup_closedir_ DIR *d = NULL;
         struct stat st;
         struct dirent *de;
-        int fd, r = 0;
+        int r = 0;
 
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
@@ -65,14 +65,9 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
         }
         if (st.st_dev != dev || merge_is_mount_root(dfd, name))
                 return -EXDEV; /* a mount point: never leave the filesystem */
-        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
+        d = fdopendir_or_close(openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!d)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
         while ((errno = 0, de = readdir(d))) {
                 int k;
                 if (dot_or_dotdot(de->d_name))
@@ -96,16 +91,11 @@ static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        int fd, r = 0;
+        int r = 0;
 
-        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        d = fdopendir_or_close(openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!d)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
         while ((errno = 0, de = readdir(d))) {
                 struct stat st;
                 int k = 0;

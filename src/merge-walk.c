@@ -50,14 +50,7 @@ static int refuse_reserved(struct merge_ctx *c, const char *rel)
 /* A readable DIR stream over a duplicate of dirfd. */
 static DIR *open_stream(int dirfd)
 {
-        DIR *d;
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return NULL;
-        d = fdopendir(fd);
-        if (!d)
-                safe_close(fd);
-        return d;
+        return fdopendir_or_close(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
 static int open_subdir(int dirfd, const char *name)

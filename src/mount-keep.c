@@ -63,14 +63,11 @@ static int move_entries(int lowerfd, int dst, const char *keep)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        int fd, left = 0;
+        int left = 0;
 
-        fd = openat(lowerfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
+        d = fdopendir_or_close(openat(lowerfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!d)
-                return safe_close(fd), -errno;
+                return -errno;
         while ((errno = 0, de = readdir(d))) {
                 if (dot_or_dotdot(de->d_name))
                         continue;

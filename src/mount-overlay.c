@@ -77,16 +77,10 @@ static bool dir_empty(int fd)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        int dup_fd;
 
-        dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dup_fd < 0)
+        d = fdopendir_or_close(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!d)
                 return false;
-        d = fdopendir(dup_fd);
-        if (!d) {
-                safe_close(dup_fd);
-                return false;
-        }
         while ((de = readdir(d)))
                 if (!dot_or_dotdot(de->d_name))
                         return false;

@@ -10,22 +10,28 @@
 #include "mountinfo.h"
 #include "util.h"
 
-int store_open(const char *store, struct state *ret)
+int store_open(const char *store, const char *who, struct state **ret)
 {
+        _cleanup_free_ struct state *s = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
 
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return log_errno(ENOMEM, "%s", who);
         fd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return log_errno(errno, "cannot open the store %s%s", store,
                                  errno == EACCES ? " (run as root)" : "");
-        r = state_read(fd, ret);
+        r = state_read(fd, s);
         if (r == -ENOENT)
                 return log_errno(r, "no state in %s: 'ephemeral mount' has not run", store);
         if (r == -EBADMSG)
                 return log_errno(r, "%s/%s is malformed", store, STATE_FILE);
         if (r < 0)
                 return log_errno(r, "cannot read %s/%s", store, STATE_FILE);
+        *ret = s;
+        s = NULL;
         return take_fd(&fd);
 }
 

@@ -6,9 +6,10 @@
 
 #include "state.h"
 
-/* Opens the store and reads its state; logs a one-line reason on failure.
- * Returns the store fd or -errno. */
-int store_open(const char *store, struct state *ret);
+/* Opens the store and reads its state into a newly allocated *ret (free() it);
+ * logs a one-line reason on failure (for -ENOMEM: "<who>: <strerror>").
+ * Returns the store fd or -errno (then *ret is untouched). */
+int store_open(const char *store, const char *who, struct state **ret);
 
 /* Opens <store>/<name>/upper (O_DIRECTORY) or returns -errno (not logged). */
 int store_open_upper(int storefd, const struct state_dir *d);

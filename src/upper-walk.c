@@ -40,16 +40,10 @@ static int list_dir(int dirfd, char ***ret, size_t *ret_n)
         char **names = NULL;
         size_t n = 0, cap = 0;
         struct dirent *de;
-        int fd;
 
-        fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        d = fdopendir_or_close(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!d)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
         while ((errno = 0, de = readdir(d))) {
                 if (dot_or_dotdot(de->d_name))
                         continue;

@@ -94,31 +94,36 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
         return 0;
 }
 
+/* Copy the next component of *p (after any slashes) into comp and advance *p past it.
+ * Returns 1 for a component, 0 at the end of the path, -ENAMETOOLONG beyond NAME_MAX. */
+static int next_component(const char **p, char comp[static NAME_MAX + 1])
+{
+        const char *s;
+        size_t n;
+
+        s = path_next_component(p, &n);
+        if (!s)
+                return 0;
+        if (n > NAME_MAX)
+                return -ENAMETOOLONG;
+        memcpy(comp, s, n);
+        comp[n] = '\0';
+        return 1;
+}
+
 static int open_dir_walk(int dirfd, const char *path, int flags)
 {
         _cleanup_close_ int cur = -EBADF;
         char comp[NAME_MAX + 1];
         const char *p = path;
-        int fd;
+        int fd, r;
 
         cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cur < 0)
                 return -errno;
-        for (;;) {
-                const char *end;
-                size_t n;
+        while ((r = next_component(&p, comp)) > 0) {
                 int next;
 
-                while (*p == '/')
-                        p++;
-                if (*p == '\0')
-                        break;
-                end = strchrnul(p, '/');
-                n = (size_t)(end - p);
-                if (n > NAME_MAX)
-                        return -ENAMETOOLONG;
-                memcpy(comp, p, n);
-                comp[n] = '\0';
                 if (streq(comp, ".."))
                         return -EXDEV;
                 next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -126,10 +131,23 @@ static int open_dir_walk(int dirfd, const char *path, int flags)
                         return errno == ENOTDIR ? -ENOTDIR : -errno;
                 safe_close(cur);
                 cur = next;
-                p = end;
         }
+        if (r < 0)
+                return r;
         fd = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+DIR *fdopendir_or_close(int fd)
+{
+        DIR *d;
+
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d)
+                safe_close(fd);
+        return d;
 }
 
 int open_dir_beneath(int dirfd, const char *path, int flags)
@@ -159,25 +177,14 @@ int mkdir_p_beneath(int dirfd, const char *path, mode_t mode)
         _cleanup_close_ int cur = -EBADF;
         char comp[NAME_MAX + 1];
         const char *p = path;
+        int r;
 
         cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cur < 0)
                 return -errno;
-        for (;;) {
-                const char *end;
-                size_t n;
+        while ((r = next_component(&p, comp)) > 0) {
                 int next;
 
-                while (*p == '/')
-                        p++;
-                if (*p == '\0')
-                        break;
-                end = strchrnul(p, '/');
-                n = (size_t)(end - p);
-                if (n > NAME_MAX)
-                        return -ENAMETOOLONG;
-                memcpy(comp, p, n);
-                comp[n] = '\0';
                 if (streq(comp, "..") || streq(comp, "."))
                         return -EINVAL;
                 if (mkdirat(cur, comp, mode) < 0 && errno != EEXIST)
@@ -187,8 +194,9 @@ int mkdir_p_beneath(int dirfd, const char *path, mode_t mode)
                         return -errno;
                 safe_close(cur);
                 cur = next;
-                p = end;
         }
+        if (r < 0)
+                return r;
         return take_fd(&cur);
 }
 

@@ -87,6 +87,24 @@ static inline bool path_is_under(const char *path, const char *dir)
         return rest && (*rest == '\0' || *rest == '/' || streq(dir, "/"));
 }
 
+/* The next component of a '/'-separated path: skips the slashes at *p, returns the
+ * component's start and sets *len to its length, and advances *p past it. Returns NULL
+ * (with *p at the terminating NUL) when no component is left. */
+static inline const char *path_next_component(const char **p, size_t *len)
+{
+        const char *s = *p, *end;
+
+        while (*s == '/')
+                s++;
+        *p = s;
+        if (*s == '\0')
+                return NULL;
+        end = strchrnul(s, '/');
+        *len = (size_t)(end - s);
+        *p = end;
+        return s;
+}
+
 static inline bool dot_or_dotdot(const char *name)
 {
         return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
@@ -102,6 +120,10 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
 
 /* write(2) until everything is written; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
+
+/* fdopendir(fd) that takes fd over: when it fails, fd is closed (errno kept). fd < 0
+ * (a failed openat/fcntl) gives NULL with errno left as it is. */
+DIR *fdopendir_or_close(int fd);
 
 /* Open a directory below dirfd without following symlinks in any component
  * (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH, fallback: component-wise

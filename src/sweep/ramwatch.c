@@ -64,15 +64,10 @@ static uint64_t du_dir(struct du *du, int fd, unsigned depth, unsigned max_depth
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         uint64_t sum = 0;
-        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 
-        if (dup_fd < 0)
+        d = fdopendir_or_close(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!d)
                 return 0;
-        d = fdopendir(dup_fd);
-        if (!d) {
-                safe_close(dup_fd);
-                return 0;
-        }
         while ((de = readdir(d)) && du->entries < DU_MAX_ENTRIES) {
                 struct stat st;
 
@@ -101,15 +96,10 @@ static void biggest_dirs(int fd, dev_t dev, unsigned max_depth, struct big top[B
         _cleanup_closedir_ DIR *d = NULL;
         struct du du = {.dev = dev};
         struct dirent *de;
-        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 
-        if (dup_fd < 0)
+        d = fdopendir_or_close(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!d)
                 return;
-        d = fdopendir(dup_fd);
-        if (!d) {
-                safe_close(dup_fd);
-                return;
-        }
         while ((de = readdir(d))) {
                 _cleanup_close_ int sub = -EBADF;
                 struct stat st;

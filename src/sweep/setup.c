@@ -108,14 +108,11 @@ static int move_entries(const struct user_ctx *u, int origfd, int dstfd, const c
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        int fd, left = 0;
+        int left = 0;
 
-        fd = fcntl(origfd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
+        d = fdopendir_or_close(fcntl(origfd, F_DUPFD_CLOEXEC, 3));
         if (!d)
-                return safe_close(fd), -errno;
+                return -errno;
         while ((errno = 0, de = readdir(d))) {
                 if (dot_or_dotdot(de->d_name))
                         continue;

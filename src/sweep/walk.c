@@ -350,16 +350,10 @@ static int sweep_dir(struct sweep_pass *p, int fd, const struct statx *self, uns
         struct dirent *de;
         uint64_t remaining = 0;
         bool removed = false;
-        int dup_fd;
 
-        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
+        d = fdopendir_or_close(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!d)
                 return log_warning_errno(errno, "cannot read %s", p->path);
-        d = fdopendir(dup_fd);
-        if (!d) {
-                safe_close(dup_fd);
-                return log_warning_errno(errno, "cannot read %s", p->path);
-        }
         while ((de = readdir(d))) {
                 size_t len;
                 int r;
