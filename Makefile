@@ -25,12 +25,19 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-# libc-only modules shared with the sweeper; everything else in src/ is the core.
-LIBC_SRCS  := src/log.c src/util.c src/config.c
-SWEEP_SRCS := $(filter-out src/sweep/main.c,$(wildcard src/sweep/*.c))
-CORE_SRCS  := $(filter-out src/ephemeral.c $(LIBC_SRCS),$(wildcard src/*.c))
-LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIBC_SRCS) $(CORE_SRCS) $(SWEEP_SRCS))
-SWEEP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIBC_SRCS) $(SWEEP_SRCS) src/sweep/main.c)
+# The layers, lowest first (docs/ARCHITECTURE.md): shared/ helpers, config/ (keys,
+# state, store), merge/ (the engine), sweep/, boot/ (what mount does), shutdown/
+# (where flush merges to), cmd/ (thin commands). tests/lint.sh checks that no include
+# runs upward.
+LAYERS     := shared config merge sweep boot shutdown
+# The sweeper links libc only (it runs in the real system, not in the initramfs):
+# the libc-only helpers, the configuration, the sweep layer and its command.
+SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c
+LIB_SRCS   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)) \
+              $(filter-out src/cmd/ephemeral.c src/cmd/ephemeral-sweep.c,$(wildcard src/cmd/*.c))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+SWEEP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SWEEP_LIBC) $(wildcard src/sweep/*.c) \
+              src/cmd/sweep.c src/cmd/ephemeral-sweep.c)
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
@@ -48,10 +55,9 @@ $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 $(BUILD)/libephemeral.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/ephemeral: $(BUILD)/src/ephemeral.o $(BUILD)/libephemeral.a
+$(BUILD)/ephemeral: $(BUILD)/src/cmd/ephemeral.o $(BUILD)/libephemeral.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS))
 
-# The sweeper links libc only: it runs in the real system, not in the initramfs.
 $(BUILD)/ephemeral-sweep: $(SWEEP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
@@ -89,7 +95,7 @@ bench: all
 lint:
 	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | \
 		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' | sort -u)
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'src/sweep/*' 'tests/unit/*.c' 'tests/lib/*.h')
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h')
 
 # Runtime files name the binary as @BINDIR@/ephemeral; install substitutes the real dir.
 # $(call subst_install,MODE,SRC,DEST)
@@ -122,4 +128,4 @@ clean:
 	rm -rf build build-asan
 
 .PHONY: all check check-fast demo vm bench lint install clean unit-bins
--include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/ephemeral.d
+-include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d

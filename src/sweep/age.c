@@ -5,7 +5,7 @@
  * new ctime) or just read (new atime) is kept. Directories ignore ctime: removing
  * their stale children changes it, and that must not make them look fresh.
  */
-#include "sweep.h"
+#include "sweep/sweep.h"
 
 static int64_t ts_ns(const struct statx_timestamp *t)
 {

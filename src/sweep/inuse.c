@@ -15,8 +15,8 @@
 #include <sys/file.h>
 #include <sys/sysmacros.h>
 
-#include "sweep.h"
-#include "util.h"
+#include "sweep/sweep.h"
+#include "shared/util.h"
 
 void inuse_set_reset(struct inuse_set *s)
 {

@@ -7,7 +7,7 @@
  */
 #include <fnmatch.h>
 
-#include "sweep.h"
+#include "sweep/sweep.h"
 
 const char *const sweep_default_protect[] = {
     ".X11-unix", ".ICE-unix", ".X*-lock", ".font-unix", "systemd-private-*",

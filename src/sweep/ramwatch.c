@@ -14,9 +14,9 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
-#include "log.h"
-#include "sweep.h"
-#include "util.h"
+#include "shared/log.h"
+#include "sweep/sweep.h"
+#include "shared/util.h"
 
 #define BIGGEST_N      3
 #define DU_MAX_ENTRIES 1000000 /* per check: bounds the time a huge tree can take */

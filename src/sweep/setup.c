@@ -27,9 +27,9 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 
-#include "log.h"
-#include "sweep.h"
-#include "util.h"
+#include "shared/log.h"
+#include "sweep/sweep.h"
+#include "shared/util.h"
 
 #define USER_UID_MIN 1000
 #define NOBODY_UID   65534

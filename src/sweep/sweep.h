@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define SWEEP_DEFAULT_INTERVAL_SEC 60
 #define SWEEP_DEFAULT_AGE_MIN      10

@@ -21,9 +21,9 @@
 #include <sys/vfs.h>
 #include <time.h>
 
-#include "log.h"
-#include "sweep.h"
-#include "util.h"
+#include "shared/log.h"
+#include "sweep/sweep.h"
+#include "shared/util.h"
 
 #define STATX_WANT (STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID)
 

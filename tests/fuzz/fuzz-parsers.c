@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "state.h"
-#include "util.h"
+#include "config/config.h"
+#include "shared/log.h"
+#include "config/state.h"
+#include "shared/util.h"
 
 static int storefd = -1;
 

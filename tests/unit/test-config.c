@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
+#include "config/config.h"
+#include "shared/log.h"
 #include "test.h"
-#include "util.h"
+#include "shared/util.h"
 
 static struct config c;
 

@@ -2,7 +2,7 @@
 /* Unit tests of JSON string output: escapes, UTF-8 kept, invalid bytes replaced. */
 #include <stdlib.h>
 
-#include "json.h"
+#include "shared/json.h"
 #include "test.h"
 
 static char *render(const char *s)

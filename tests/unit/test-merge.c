@@ -10,9 +10,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "merge-internal.h"
+#include "merge/internal.h"
 #include "test.h"
-#include "util.h"
+#include "shared/util.h"
 
 static char *tmpdir(void)
 {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "modload.h"
+#include "shared/modload.h"
 #include "test.h"
-#include "util.h"
+#include "shared/util.h"
 
 TEST(missing_module)
 {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the mountinfo helpers. */
-#include "mountinfo.h"
+#include "shared/mountinfo.h"
 #include "test.h"
-#include "util.h"
+#include "shared/util.h"
 
 TEST(option_value)
 {

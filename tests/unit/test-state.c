@@ -6,9 +6,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "state.h"
+#include "config/state.h"
 #include "test.h"
-#include "util.h"
+#include "shared/util.h"
 
 static int tmpdir(void)
 {

@@ -14,7 +14,7 @@
 
 #include "sweep/sweep.h"
 #include "test.h"
-#include "util.h"
+#include "shared/util.h"
 
 static char dir[] = "/tmp/test-sweep-inuse.XXXXXX";
 static int dfd = -1;

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "upper-walk.h"
-#include "util.h"
+#include "merge/upper-walk.h"
+#include "shared/util.h"
 
 static char seen[2048];
 

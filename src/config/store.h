@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* store: what status and diff need to look at a mounted store from userspace. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config/state.h"
+
+/* Opens the store and reads its state into a newly allocated *ret (free() it);
+ * logs a one-line reason on failure (for -ENOMEM: "<who>: <strerror>").
+ * Returns the store fd or -errno (then *ret is untouched). */
+int store_open(const char *store, const char *who, struct state **ret);
+
+/* Opens <store>/<name>/upper (O_DIRECTORY) or returns -errno (not logged). */
+int store_open_upper(int storefd, const struct state_dir *d);
+
+/* Is d's overlay mounted on <root><d->path> right now? */
+bool store_overlay_mounted(const char *root, const struct state_dir *d);
+
+/* Opens the lower directory of d as the overlay sees it, under root. When the
+ * overlay is mounted, the process first moves to a private mount namespace and
+ * detaches the overlay there only, so the system's view is untouched. Returns an
+ * O_DIRECTORY fd or -errno (logged). */
+int store_open_lower(const char *root, const struct state_dir *d);

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * merge-apply: phase 2. For every job (a lower dir updated in place, children
+ * before parents): rename each temporary over its target (RENAME_EXCHANGE when a
+ * directory is involved on either side, then the old one is removed), delete what
+ * whiteouts hide, then give the dir the upper dir's owner, mode, xattrs and times.
+ * On a failure the temporary is removed and the old lower entry stays.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "merge/internal.h"
+#include "shared/util.h"
+
+static void drop_tmp(struct merge_ctx *c, int ldir, const char *tmp)
+{
+        uint64_t n = 0;
+        if (merge_rm_rf(ldir, tmp, c->lower_dev, &n) < 0)
+                c->leftovers = true;
+}
+
+static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const struct op *op)
+{
+        const char *path = merge_path(c, j->relpath, op->name);
+        char aside[MERGE_TMP_LEN + 1];
+        const char *old = op->tmp;
+        int r;
+
+        if (!op->exchange) {
+                if (renameat(ldir, op->tmp, ldir, op->name) < 0) {
+                        r = log_errno(errno, "cannot replace '%s'", path);
+                        drop_tmp(c, ldir, op->tmp);
+                        return r;
+                }
+                c->st->written += op->entries;
+                return 0;
+        }
+        /* A dir replaces a non-dir or the other way round, or an opaque dir replaces
+         * a dir: swap atomically, then the old one (now under the temporary name)
+         * goes. */
+        if (renameat2(ldir, op->tmp, ldir, op->name, RENAME_EXCHANGE) < 0) {
+                if (errno != EINVAL && errno != ENOSYS) {
+                        r = log_errno(errno, "cannot replace '%s'", path);
+                        drop_tmp(c, ldir, op->tmp);
+                        return r;
+                }
+                /* The filesystem cannot exchange (NFS, exfat...): move the old one
+                 * aside, put the new one in, then remove the old one. Not atomic,
+                 * but a failure leaves the old version whole (removing it first
+                 * could fail half-way and leave neither). */
+                merge_tmp_name(c, aside);
+                if (renameat(ldir, op->name, ldir, aside) < 0) {
+                        r = log_errno(errno, "cannot replace '%s'", path);
+                        drop_tmp(c, ldir, op->tmp);
+                        return r;
+                }
+                if (renameat(ldir, op->tmp, ldir, op->name) < 0) {
+                        r = log_errno(errno, "cannot replace '%s'", path);
+                        if (renameat(ldir, aside, ldir, op->name) < 0)
+                                log_errno(errno, "cannot move the old version of '%s' back from %s",
+                                          path, aside);
+                        drop_tmp(c, ldir, op->tmp);
+                        return r;
+                }
+                old = aside;
+        }
+        c->st->written += op->entries;
+        r = merge_rm_rf(ldir, old, c->lower_dev, &c->st->deleted);
+        if (r < 0) {
+                c->leftovers = true;
+                return log_errno(r, "cannot remove the old version of '%s'", path);
+        }
+        return 0;
+}
+
+static int do_delete(struct merge_ctx *c, const struct job *j, int ldir, const struct op *op)
+{
+        const char *path = merge_path(c, j->relpath, op->name);
+        char tmp[MERGE_TMP_LEN + 1];
+        struct stat st;
+        int r;
+
+        if (fstatat(ldir, op->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_errno(errno, "cannot stat '%s'", path);
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                if (unlinkat(ldir, op->name, 0) < 0)
+                        return log_errno(errno, "cannot delete '%s'", path);
+                c->st->deleted++;
+                return 0;
+        }
+        if (st.st_dev != c->lower_dev)
+                return log_errno(EXDEV, "'%s' is a mount point, not deleting it", path);
+        /* The dir disappears at once; if emptying it fails, what is left returns. */
+        merge_tmp_name(c, tmp);
+        if (renameat(ldir, op->name, ldir, tmp) < 0)
+                return log_errno(errno, "cannot delete '%s'", path);
+        r = merge_rm_rf(ldir, tmp, c->lower_dev, &c->st->deleted);
+        if (r < 0) {
+                log_errno(r, "cannot delete everything in '%s'", path);
+                if (renameat(ldir, tmp, ldir, op->name) < 0)
+                        c->leftovers = true;
+                return r;
+        }
+        return 0;
+}
+
+static void apply_job(struct merge_ctx *c, const struct job *j)
+{
+        _cleanup_close_ int ldir = -EBADF, udir = -EBADF;
+        struct stat st;
+        int r;
+
+        ldir = merge_open_rel(c->lowerfd, j->relpath, O_RDONLY);
+        if (ldir < 0) {
+                merge_fail(c, log_errno(ldir, "cannot open '%s'", merge_path(c, j->relpath, NULL)));
+                c->leftovers = true;
+                return;
+        }
+        for (size_t i = 0; i < j->n_ops; i++) {
+                const struct op *op = &j->ops[i];
+                if (op->kind == OP_RENAME && (r = do_rename(c, j, ldir, op)) < 0)
+                        merge_fail(c, r);
+        }
+        for (size_t i = 0; i < j->n_ops; i++) {
+                const struct op *op = &j->ops[i];
+                if (op->kind == OP_DELETE && (r = do_delete(c, j, ldir, op)) < 0)
+                        merge_fail(c, r);
+        }
+        udir = merge_open_rel(c->upperfd, j->relpath, O_RDONLY);
+        if (udir < 0 || fstat(udir, &st) < 0) {
+                merge_fail(c, log_errno(udir < 0 ? udir : errno, "cannot open upper '%s'",
+                                        merge_path(c, j->relpath, NULL)));
+                return;
+        }
+        r = merge_copy_meta(&(struct entry_ref){.fd = udir}, &(struct entry_ref){.fd = ldir}, &st,
+                            true);
+        if (r < 0)
+                merge_fail(c, log_errno(r, "cannot set the attributes of '%s'",
+                                        merge_path(c, j->relpath, NULL)));
+}
+
+void merge_apply(struct merge_ctx *c)
+{
+        for (size_t i = 0; i < c->n_jobs; i++)
+                apply_job(c, c->jobs[i]);
+}
+
+void merge_discard(struct merge_ctx *c)
+{
+        for (size_t i = 0; i < c->n_jobs; i++) {
+                const struct job *j = c->jobs[i];
+                _cleanup_close_ int ldir = merge_open_rel(c->lowerfd, j->relpath, O_RDONLY);
+                if (ldir < 0) {
+                        c->leftovers = true;
+                        continue;
+                }
+                for (size_t k = 0; k < j->n_ops; k++)
+                        if (j->ops[k].kind == OP_RENAME)
+                                drop_tmp(c, ldir, j->ops[k].tmp);
+        }
+}

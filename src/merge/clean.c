@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * merge-clean: temporary names, recursive removal that never follows a symlink nor
+ * leaves its filesystem, and the cleanup of an interrupted flush's leftovers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "merge/internal.h"
+#include "shared/util.h"
+
+void merge_tmp_name(struct merge_ctx *c, char out[MERGE_TMP_LEN + 1])
+{
+        if (c->tmp_counter == 0) {
+                uint64_t seed = 0;
+                if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+                        seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+                c->tmp_counter = seed | 1;
+        }
+        snprintf(out, MERGE_TMP_LEN + 1, "%s%016" PRIx64, MERGE_TMP_PREFIX, c->tmp_counter++);
+}
+
+bool merge_is_tmp_name(const char *name)
+{
+        const char *p = startswith(name, MERGE_TMP_PREFIX);
+        if (!p || strlen(p) != MERGE_TMP_HEX)
+                return false;
+        for (; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+                        return false;
+        return true;
+}
+
+bool merge_is_mount_root(int dfd, const char *name)
+{
+        struct statx stx;
+
+        if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &stx) < 0)
+                return false;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+               (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct stat st;
+        struct dirent *de;
+        int r = 0;
+
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode)) {
+                if (unlinkat(dfd, name, 0) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                (*count)++;
+                return 0;
+        }
+        if (st.st_dev != dev || merge_is_mount_root(dfd, name))
+                return -EXDEV; /* a mount point: never leave the filesystem */
+        d = fdopendir_or_close(openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!d)
+                return -errno;
+        while ((errno = 0, de = readdir(d))) {
+                int k;
+                if (dot_or_dotdot(de->d_name))
+                        continue;
+                k = merge_rm_rf(dirfd(d), de->d_name, dev, count);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        if (errno != 0 && r == 0)
+                r = -errno;
+        if (r < 0)
+                return r;
+        if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+                return -errno;
+        (*count)++;
+        return 0;
+}
+
+/* Remove every temporary below dfd (recursing into subdirs on dev). */
+static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int r = 0;
+
+        d = fdopendir_or_close(openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!d)
+                return -errno;
+        while ((errno = 0, de = readdir(d))) {
+                struct stat st;
+                int k = 0;
+
+                if (dot_or_dotdot(de->d_name))
+                        continue;
+                if (merge_is_tmp_name(de->d_name)) {
+                        k = merge_rm_rf(dirfd(d), de->d_name, dev, count);
+                } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
+                        _cleanup_close_ int sub = -EBADF;
+                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                                k = -errno;
+                        else if (!S_ISDIR(st.st_mode) || st.st_dev != dev ||
+                                 merge_is_mount_root(dirfd(d), de->d_name))
+                                continue;
+                        else if ((sub = openat(dirfd(d), de->d_name,
+                                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+                                 0)
+                                k = -errno;
+                        else
+                                k = remove_tmps(sub, dev, label, count);
+                }
+                if (k < 0 && r == 0) {
+                        log_errno(k, "%s: cannot remove leftovers in '%s'", label, de->d_name);
+                        r = k;
+                }
+        }
+        return r;
+}
+
+int merge_cleanup(int lowerfd, const char *label)
+{
+        struct stat st;
+        uint64_t count = 0;
+        int r;
+
+        if (fstatat(lowerfd, MERGE_MARKER, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_errno(errno, "%s: cannot check for %s", label, MERGE_MARKER);
+        }
+        if (fstat(lowerfd, &st) < 0)
+                return log_errno(errno, "%s: cannot stat", label);
+        log_notice("%s: an earlier flush was interrupted; removing its temporaries", label);
+        r = remove_tmps(lowerfd, st.st_dev, label, &count);
+        if (r < 0)
+                return r;
+        if (syncfs(lowerfd) < 0)
+                return log_errno(errno, "%s: syncfs failed", label);
+        if (unlinkat(lowerfd, MERGE_MARKER, 0) < 0 && errno != ENOENT)
+                return log_errno(errno, "%s: cannot remove %s", label, MERGE_MARKER);
+        log_notice("%s: removed %" PRIu64 " leftover entries", label, count);
+        return 0;
+}
+
+int merge_empty_dir(int dfd, const char *label)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        struct stat st;
+        uint64_t count = 0;
+        int fd, r = 0;
+
+        if (fstat(dfd, &st) < 0)
+                return log_errno(errno, "%s: cannot stat the upper dir", label);
+        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_errno(errno, "%s: cannot open the upper dir", label);
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return log_errno(errno, "%s: cannot read the upper dir", label);
+        }
+        while ((errno = 0, de = readdir(d))) {
+                int k;
+                if (dot_or_dotdot(de->d_name))
+                        continue;
+                k = merge_rm_rf(dirfd(d), de->d_name, st.st_dev, &count);
+                if (k < 0 && r == 0)
+                        r = log_errno(k, "%s: cannot empty the upper dir ('%s')", label,
+                                      de->d_name);
+        }
+        return r;
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * merge: the order of the engine's phases, and why it is crash safe.
+ *
+ * Old-or-new, never torn. A rename over a file is atomic in the namespace, but
+ * not with respect to the data: on ext4 with delayed allocation (and on xfs,
+ * btrfs, f2fs) a rename can reach the journal before the blocks of the renamed
+ * file are written, and after a crash the name points to an empty or partly
+ * written inode. ext4's auto_da_alloc forces the data out only when the rename
+ * replaces an existing file, and other filesystems do nothing of the kind. An
+ * fsync per file would close the gap at the cost of one journal commit per file.
+ * Instead:
+ *   0. the marker file is created in the lower root and made durable (fsync of it
+ *      and of the root dir);
+ *   1. every new or changed entry is written as a temporary in its target's
+ *      directory, complete with owner, mode, xattrs and times; new directory trees
+ *      are built under a temporary name; then one syncfs() makes all of it durable;
+ *   2. the temporaries are renamed over their targets (RENAME_EXCHANGE where a
+ *      directory is involved), whiteouts delete, directories get their metadata;
+ *      then one syncfs();
+ *   3. the marker is removed (and the root's times restored), one last syncfs().
+ * A crash in phase 1 leaves the lower unchanged except for temporaries; a crash in
+ * phase 2 leaves each name bound to its old inode or to a new, fully durable one,
+ * because every rename only happens after the syncfs() that persisted the inode
+ * it installs. Either way the marker is still there, and the next run (merge_cleanup,
+ * called by flush, and by mount at boot) removes every temporary below the root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "merge/internal.h"
+#include "shared/util.h"
+
+void merge_fail(struct merge_ctx *c, int r)
+{
+        c->st->errors++;
+        if (c->first_error == 0)
+                c->first_error = r < 0 ? r : -EIO;
+}
+
+char *merge_join(const char *relpath, const char *name)
+{
+        char *s;
+
+        if (!relpath || relpath[0] == '\0')
+                return strdup(name ? name : "");
+        if (!name || name[0] == '\0')
+                return strdup(relpath);
+        if (asprintf(&s, "%s/%s", relpath, name) < 0)
+                return NULL;
+        return s;
+}
+
+int merge_open_rel(int rootfd, const char *rel, int flags)
+{
+        _cleanup_close_ int cur = -EBADF;
+        int r = open_dir_beneath(rootfd, rel, flags);
+
+        if (r != -ENAMETOOLONG)
+                return r;
+        /* Deeper than PATH_MAX: one component at a time, none followed. */
+        cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cur < 0)
+                return -errno;
+        for (const char *p = rel; *p;) {
+                const char *end = strchrnul(p, '/');
+                char comp[NAME_MAX + 1];
+                size_t n = (size_t)(end - p);
+                int next;
+
+                if (n == 0 || n > NAME_MAX)
+                        return n ? -ENAMETOOLONG : -EINVAL;
+                memcpy(comp, p, n);
+                comp[n] = '\0';
+                if (dot_or_dotdot(comp))
+                        return -EINVAL;
+                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                safe_close(cur);
+                cur = next;
+                p = *end ? end + 1 : end;
+        }
+        r = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
+        return r < 0 ? -errno : r;
+}
+
+/* Escape bytes outside printable ASCII (and '\') as \xHH. */
+static void escape_into(char *out, size_t len, size_t *pos, const char *s)
+{
+        for (; *s && *pos + 5 < len; s++) {
+                unsigned char ch = (unsigned char)*s;
+                if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+                        *pos += (size_t)snprintf(out + *pos, len - *pos, "\\x%02x", ch);
+                else
+                        out[(*pos)++] = (char)ch;
+        }
+        out[*pos] = '\0';
+}
+
+static void format_path(char *out, size_t len, const char *label, const char *relpath,
+                        const char *name)
+{
+        size_t pos = 0;
+
+        out[0] = '\0';
+        escape_into(out, len, &pos, label && !streq(label, "/") ? label : "");
+        if (relpath && relpath[0]) {
+                escape_into(out, len, &pos, "/");
+                escape_into(out, len, &pos, relpath);
+        }
+        if (name && name[0]) {
+                escape_into(out, len, &pos, "/");
+                escape_into(out, len, &pos, name);
+        }
+        if (pos == 0)
+                escape_into(out, len, &pos, "/");
+}
+
+const char *merge_path(const struct merge_ctx *c, const char *relpath, const char *name)
+{
+        static char bufs[4][PATH_MAX * 2];
+        static unsigned next;
+        char *b = bufs[next++ % ARRAY_SIZE(bufs)];
+
+        format_path(b, sizeof(bufs[0]), c->o->label, relpath, name);
+        return b;
+}
+
+void merge_print_change(FILE *out, char kind, const char *label, const char *relpath)
+{
+        _cleanup_free_ char *full = NULL;
+        bool plain = true;
+
+        /* The quoting of `ephemeral diff` (git's): plain unless a control character,
+         * '"' or '\\' is in the path; then in quotes, C-escaped. */
+        if (asprintf(&full, "%s/%s", label && !streq(label, "/") ? label : "", relpath) < 0) {
+                log_errno(ENOMEM, "out of memory");
+                return;
+        }
+        for (const unsigned char *p = (const unsigned char *)full; *p; p++)
+                if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+                        plain = false;
+        fprintf(out, "%c ", kind);
+        if (plain) {
+                fprintf(out, "%s\n", full);
+                return;
+        }
+        fputc('"', out);
+        for (const unsigned char *p = (const unsigned char *)full; *p; p++) {
+                if (*p == '\n')
+                        fputs("\\n", out);
+                else if (*p == '\t')
+                        fputs("\\t", out);
+                else if (*p == '"' || *p == '\\')
+                        fprintf(out, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(out, "\\%03o", *p);
+                else
+                        fputc(*p, out);
+        }
+        fputs("\"\n", out);
+}
+
+static int write_marker(struct merge_ctx *c)
+{
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = openat(c->lowerfd, MERGE_MARKER,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_errno(errno, "%s: cannot create %s", c->o->label, MERGE_MARKER);
+        if (fsync(fd) < 0 || fsync(c->lowerfd) < 0)
+                return log_errno(errno, "%s: cannot sync %s", c->o->label, MERGE_MARKER);
+        return 0;
+}
+
+/* Phase 3: the merge is durable; the marker goes and the root gets back the times
+ * the marker's removal changed. */
+static void finish(struct merge_ctx *c)
+{
+        struct stat st;
+
+        if (c->leftovers) {
+                log_warning("%s: temporaries were left behind; the next run removes them",
+                            c->o->label);
+                return;
+        }
+        if (unlinkat(c->lowerfd, MERGE_MARKER, 0) < 0) {
+                merge_fail(c, log_errno(errno, "%s: cannot remove %s", c->o->label, MERGE_MARKER));
+                return;
+        }
+        if (fstat(c->upperfd, &st) < 0 ||
+            merge_set_times(&(struct entry_ref){.fd = c->lowerfd}, &st) < 0)
+                merge_fail(c, log_errno(errno, "%s: cannot set the times of the dir", c->o->label));
+        if (syncfs(c->lowerfd) < 0)
+                merge_fail(c, log_errno(errno, "%s: syncfs failed", c->o->label));
+}
+
+int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merge_stats *st)
+{
+        struct merge_ctx c = {
+            .o = o,
+            .st = st,
+            .upperfd = upperfd,
+            .lowerfd = lowerfd,
+        };
+        struct stat lst;
+        int r;
+
+        if (fstat(lowerfd, &lst) < 0)
+                return log_errno(errno, "%s: cannot stat the lower dir", o->label);
+        c.lower_dev = lst.st_dev;
+
+        r = merge_check_upper(&c);
+        if (r < 0)
+                return r;
+        if (o->dry_run) {
+                r = merge_walk(&c);
+                merge_jobs_free(&c);
+                merge_links_free(&c);
+                return r < 0 ? r : c.first_error;
+        }
+
+        r = merge_cleanup(lowerfd, o->label);
+        if (r < 0) {
+                /* What cannot be removed stays, with the marker, for the next run to
+                 * try again; it must not keep every later change from being merged. */
+                merge_fail(&c, r);
+                c.leftovers = true;
+        }
+        if (merge_probe_user_xattrs(upperfd))
+                log_notice("%s: the store cannot hold user.* xattrs (tmpfs before Linux 6.6); "
+                           "keeping those of the files on disk",
+                           o->label);
+        r = write_marker(&c);
+        if (r < 0)
+                return r;
+
+        merge_walk(&c);
+        merge_links_free(&c);
+        if (syncfs(lowerfd) < 0) {
+                /* Nothing is renamed unless it is durable first. */
+                merge_fail(&c, log_errno(errno, "%s: syncfs failed; nothing changed", o->label));
+                merge_discard(&c);
+                merge_jobs_free(&c);
+                return c.first_error;
+        }
+        merge_apply(&c);
+        merge_jobs_free(&c);
+        if (syncfs(lowerfd) < 0)
+                merge_fail(&c, log_errno(errno, "%s: syncfs failed", o->label));
+        else
+                finish(&c);
+        return c.first_error;
+}

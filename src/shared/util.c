@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/* util: file and string helpers (see util.h for the contract). */
+#include "shared/util.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+int write_all(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 4096;
+
+        /* O_NONBLOCK: a FIFO (or a tty) in place of a config file must not stall
+         * the boot; regular files are not affected by it. */
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(cap + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+                if (len == cap) {
+                        char *nb;
+                        if (cap >= max)
+                                return -EFBIG;
+                        cap = cap * 2 > max ? max : cap * 2;
+                        nb = realloc(buf, cap + 1);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                }
+                n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret = buf;
+        buf = NULL;
+        return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+        char tmp[NAME_MAX + 1];
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (snprintf(tmp, sizeof(tmp), ".#%s.%ld", name, (long)getpid()) >= (int)sizeof(tmp))
+                return -ENAMETOOLONG;
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, data, len);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        if (fsync(dirfd) < 0 && errno != EINVAL && errno != EBADF)
+                return -errno;
+        return 0;
+}
+
+/* Copy the next component of *p (after any slashes) into comp and advance *p past it.
+ * Returns 1 for a component, 0 at the end of the path, -ENAMETOOLONG beyond NAME_MAX. */
+static int next_component(const char **p, char comp[static NAME_MAX + 1])
+{
+        const char *s;
+        size_t n;
+
+        s = path_next_component(p, &n);
+        if (!s)
+                return 0;
+        if (n > NAME_MAX)
+                return -ENAMETOOLONG;
+        memcpy(comp, s, n);
+        comp[n] = '\0';
+        return 1;
+}
+
+static int open_dir_walk(int dirfd, const char *path, int flags)
+{
+        _cleanup_close_ int cur = -EBADF;
+        char comp[NAME_MAX + 1];
+        const char *p = path;
+        int fd, r;
+
+        cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cur < 0)
+                return -errno;
+        while ((r = next_component(&p, comp)) > 0) {
+                int next;
+
+                if (streq(comp, ".."))
+                        return -EXDEV;
+                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return errno == ENOTDIR ? -ENOTDIR : -errno;
+                safe_close(cur);
+                cur = next;
+        }
+        if (r < 0)
+                return r;
+        fd = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+DIR *fdopendir_or_close(int fd)
+{
+        DIR *d;
+
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d)
+                safe_close(fd);
+        return d;
+}
+
+int open_dir_beneath(int dirfd, const char *path, int flags)
+{
+        struct open_how how = {
+            .flags = (uint64_t)(flags | O_DIRECTORY | O_CLOEXEC),
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd;
+
+        if (!path || *path == '\0')
+                path = ".";
+        while (*path == '/' && path[1] != '\0')
+                path++;
+        if (streq(path, "/"))
+                path = ".";
+        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        if (fd >= 0)
+                return (int)fd;
+        if (errno != ENOSYS && errno != EPERM)
+                return -errno;
+        return open_dir_walk(dirfd, path, flags);
+}
+
+int mkdir_p_beneath(int dirfd, const char *path, mode_t mode)
+{
+        _cleanup_close_ int cur = -EBADF;
+        char comp[NAME_MAX + 1];
+        const char *p = path;
+        int r;
+
+        cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cur < 0)
+                return -errno;
+        while ((r = next_component(&p, comp)) > 0) {
+                int next;
+
+                if (streq(comp, "..") || streq(comp, "."))
+                        return -EINVAL;
+                if (mkdirat(cur, comp, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                safe_close(cur);
+                cur = next;
+        }
+        if (r < 0)
+                return r;
+        return take_fd(&cur);
+}
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+        char *end;
+        unsigned long long v;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
