@@ -32,7 +32,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LAYERS     := shared config merge sweep boot shutdown
 # The sweeper links libc only (it runs in the real system, not in the initramfs):
 # the libc-only helpers, the configuration, the sweep layer and its command.
-SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c
+SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c src/config/keys.c \
+              src/config/parse.c src/config/values.c
 LIB_SRCS   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)) \
               $(filter-out src/cmd/ephemeral.c src/cmd/ephemeral-sweep.c,$(wildcard src/cmd/*.c))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
@@ -89,6 +90,11 @@ demo:
 vm:
 	tests/e2e/demo.sh --shell
 
+# The documents generated from the table of keys (src/config/keys.c); tests/lint.sh
+# fails when they differ from it.
+docs: $(BUILD)/ephemeral
+	tests/gen-docs.sh $(BUILD)/ephemeral
+
 bench: all
 	bench/run
 
@@ -127,5 +133,5 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo vm bench lint install clean unit-bins
+.PHONY: all check check-fast demo vm bench lint install clean unit-bins docs
 -include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d

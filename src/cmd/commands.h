@@ -9,3 +9,4 @@ int cmd_flush(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 int cmd_diff(int argc, char *argv[]);
 int cmd_sweep(int argc, char *argv[]);
+int cmd_config(int argc, char *argv[]);

@@ -6,7 +6,8 @@
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
  * -fno-sanitize-recover=all -Isrc \
- *       tests/fuzz/fuzz-parsers.c src/config.c src/state.c src/util.c src/log.c \
+ *       tests/fuzz/fuzz-parsers.c src/config/[a-z]*.c src/shared/util.c src/shared/log.c \
+ *       src/shared/mountinfo.c \
  *       -o /tmp/fuzz-parsers
  *   mkdir -p /tmp/fuzz-corpus && /tmp/fuzz-parsers -max_total_time=300 /tmp/fuzz-corpus
  */
