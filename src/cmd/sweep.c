@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
+ * sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
  * configuration (file, then kernel command line, then flags), checks the roots,
  * and runs passes: once, or every --interval seconds until SIGTERM/SIGINT, which
  * end the current pass early and exit 0. `--setup` does the per-user ~/.cache
