@@ -1,0 +1,66 @@
+#!/bin/bash
+# ephemeral flush and mount when a check that guards data cannot be made (an
+# xattr, statx or readdir error, injected with tests/lib/fail-call.c): the answer
+# is "stop and keep the old version", never "no".
+set -uo pipefail
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/integration/flush-common.sh
+. "$(dirname "$0")/flush-common.sh"
+need_root
+in_private_mount_ns "$@"
+need_manifest
+flush_scratch
+cd "$SCRATCH" || exit 1
+cc -shared -fPIC -o "$SCRATCH/fail.so" "$TOP/tests/lib/fail-call.c" -ldl ||
+	{ echo "# cannot build the fault shim"; exit 1; }
+
+R=$SCRATCH/root
+E=$R/etc
+S=$SCRATCH/store
+mkdir -p "$E" "$R/var/log"
+make_store "$S"
+
+# fresh_upper: an empty upper and a state file for /etc.
+fresh_upper() {
+	rm -rf "${S:?}/etc"
+	write_state "$S" "$(state_line "$R" /etc etc)"
+}
+# faulty CALL PATH CMD...: run CMD with CALL failing (EIO) on paths containing PATH.
+faulty() {
+	local call=$1 path=$2
+	shift 2
+	FAIL_CALL=$call FAIL_PATH=$path LD_PRELOAD=$SCRATCH/fail.so \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "$@"
+}
+flush() { "$EPHEMERAL" flush --root "$R" --store "$S"; }
+# names DIR: the names in DIR on one line.
+names() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | paste -sd' '; }
+# reset_lower: /etc/d with six files.
+reset_lower() {
+	umount_below "$E"
+	rm -rf "${E:?}"/* "${E:?}"/.#ephemeral.*
+	mkdir -p "$E/d"
+	for f in 1 2 3 4 5 6; do printf 'old %s\n' "$f" >"$E/d/f$f"; done
+}
+
+# --- 1. the opaque xattr of a replaced dir cannot be read: not "not opaque" (that
+# merges in place and brings back the files the user deleted) ---
+reset_lower
+fresh_upper
+overlay_up "$R" /etc "$S" etc
+rm -r "$E/d" && mkdir "$E/d" && printf 'new\n' >"$E/d/n"
+umount "$E"
+out=$(faulty fgetxattr /upper/d flush 2>&1)
+assert_eq "opaque unreadable: exit 111" 111 "$?"
+assert_match "opaque unreadable: says which dir" "/etc/d.*Input/output error" "$out"
+assert_eq "opaque unreadable: the old dir is whole" "f1 f2 f3 f4 f5 f6" "$(names "$E/d")"
+check "opaque unreadable: the upper keeps the change" test -f "$S/etc/upper/d/n"
+out=$(faulty fgetxattr /upper/d "$EPHEMERAL" diff --root "$R" --store "$S" 2>&1)
+assert_eq "opaque unreadable: diff exits 111" 111 "$?"
+assert_match "opaque unreadable: diff says why" "/etc: cannot walk its upper dir: Input/output error" "$out"
+out=$(flush 2>&1)
+assert_eq "opaque readable again: exit 0" 0 "$?"
+assert_eq "opaque readable again: the dir is replaced" "n" "$(names "$E/d")"
+
+finish
