@@ -38,14 +38,28 @@ bool merge_is_tmp_name(const char *name)
         return true;
 }
 
-bool merge_is_mount_root(int dfd, const char *name)
+int merge_is_mount_root(int dfd, const char *name)
 {
         struct statx stx;
 
         if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &stx) < 0)
-                return false;
+                /* Before 4.11 there is no statx, as before 5.8 there is no mount-root
+                 * attribute: st_dev is all there is. Any other error: cannot tell. */
+                return errno == ENOSYS ? 0 : -errno;
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
                (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+/* 0 when dfd/name (a dir with stat st) is on dev and no mount root, else -EXDEV
+ * or the error that kept us from telling. */
+static int check_same_mount(int dfd, const char *name, const struct stat *st, dev_t dev)
+{
+        int r;
+
+        if (st->st_dev != dev)
+                return -EXDEV;
+        r = merge_is_mount_root(dfd, name);
+        return r < 0 ? r : r > 0 ? -EXDEV : 0;
 }
 
 int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
@@ -63,8 +77,9 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
                 (*count)++;
                 return 0;
         }
-        if (st.st_dev != dev || merge_is_mount_root(dfd, name))
-                return -EXDEV; /* a mount point: never leave the filesystem */
+        r = check_same_mount(dfd, name, &st, dev);
+        if (r < 0)
+                return r; /* a mount point (or maybe one): never leave the filesystem */
         d = fdopendir_or_close(openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!d)
                 return -errno;
@@ -86,6 +101,31 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
         return 0;
 }
 
+static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count);
+
+/* remove_tmps in the subdir dfd/name, unless it is not a dir or on another mount. */
+static int remove_tmps_below(int dfd, const char *name, dev_t dev, const char *label,
+                             uint64_t *count)
+{
+        _cleanup_close_ int sub = -EBADF;
+        struct stat st;
+        int r;
+
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        r = check_same_mount(dfd, name, &st, dev);
+        if (r == -EXDEV)
+                return 0; /* another filesystem: no temporaries of ours */
+        if (r < 0)
+                return r;
+        sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+                return -errno;
+        return remove_tmps(sub, dev, label, count);
+}
+
 /* Remove every temporary below dfd (recursing into subdirs on dev). */
 static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
 {
@@ -97,27 +137,14 @@ static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
         if (!d)
                 return -errno;
         while ((errno = 0, de = readdir(d))) {
-                struct stat st;
                 int k = 0;
 
                 if (dot_or_dotdot(de->d_name))
                         continue;
-                if (merge_is_tmp_name(de->d_name)) {
+                if (merge_is_tmp_name(de->d_name))
                         k = merge_rm_rf(dirfd(d), de->d_name, dev, count);
-                } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-                        _cleanup_close_ int sub = -EBADF;
-                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                                k = -errno;
-                        else if (!S_ISDIR(st.st_mode) || st.st_dev != dev ||
-                                 merge_is_mount_root(dirfd(d), de->d_name))
-                                continue;
-                        else if ((sub = openat(dirfd(d), de->d_name,
-                                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-                                 0)
-                                k = -errno;
-                        else
-                                k = remove_tmps(sub, dev, label, count);
-                }
+                else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)
+                        k = remove_tmps_below(dirfd(d), de->d_name, dev, label, count);
                 if (k < 0 && r == 0) {
                         log_errno(k, "%s: cannot remove leftovers in '%s'", label, de->d_name);
                         r = k;

@@ -117,8 +117,9 @@ void merge_links_free(struct merge_ctx *c);
 void merge_tmp_name(struct merge_ctx *c, char out[MERGE_TMP_LEN + 1]);
 bool merge_is_tmp_name(const char *name);
 /* Is dirfd/name the root of a mount (also a bind mount of the same filesystem,
- * which st_dev cannot tell)? false when the kernel cannot say (before 5.8). */
-bool merge_is_mount_root(int dirfd, const char *name);
+ * which st_dev cannot tell)? 1 yes, 0 no or the kernel has no way to say (before
+ * 5.8), -errno when statx fails: the caller must not go on as if it were "no". */
+int merge_is_mount_root(int dirfd, const char *name);
 /* Remove dirfd/name and everything below it without following symlinks, leaving
  * the filesystem dev or entering any mount (-EXDEV). *count is increased per removed entry. Logs
  * nothing. */

@@ -426,9 +426,15 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
                         return log_errno(errno, "cannot stat '%s'", merge_path(c, sub, NULL));
                 have_lower = false;
         }
-        if (have_lower && (lst.st_dev != c->lower_dev || merge_is_mount_root(ldir, name)))
-                return log_errno(EXDEV, "'%s' is a mount point, not merging across it",
-                                 merge_path(c, sub, NULL));
+        if (have_lower) {
+                int mnt = lst.st_dev != c->lower_dev ? 1 : merge_is_mount_root(ldir, name);
+                if (mnt < 0)
+                        return log_errno(mnt, "cannot tell whether '%s' is a mount point",
+                                         merge_path(c, sub, NULL));
+                if (mnt > 0)
+                        return log_errno(EXDEV, "'%s' is a mount point, not merging across it",
+                                         merge_path(c, sub, NULL));
+        }
         if (is_whiteout(&ust)) {
                 if (!have_lower)
                         return 0;

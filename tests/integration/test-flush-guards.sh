@@ -63,4 +63,21 @@ out=$(flush 2>&1)
 assert_eq "opaque readable again: exit 0" 0 "$?"
 assert_eq "opaque readable again: the dir is replaced" "n" "$(names "$E/d")"
 
+# --- 2. statx cannot tell whether a dir is a mount root: a same-filesystem bind
+# mount inside a deleted dir is not entered (it would delete files outside the
+# overlaid tree) ---
+reset_lower
+mkdir -p "$E/gone/bindmnt" "$R/home/user"
+printf 'precious\n' >"$R/home/user/thesis"
+fresh_upper
+overlay_up "$R" /etc "$S" etc
+rm -r "$E/gone"
+umount "$E"
+mount --bind "$R/home" "$E/gone/bindmnt"
+out=$(faulty statx /bindmnt flush 2>&1)
+assert_eq "statx fails: exit 111" 111 "$?"
+assert_eq "statx fails: what is mounted inside is untouched" "precious" "$(cat "$R/home/user/thesis" 2>&1)"
+assert_match "statx fails: says so" "/etc/gone.*Input/output error" "$out"
+umount_below "$E"
+
 finish
