@@ -101,9 +101,10 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
         return 0;
 }
 
-static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count);
+static int remove_tmps(int dfd, const char *name, dev_t dev, const char *label, uint64_t *count);
 
-/* remove_tmps in the subdir dfd/name, unless it is not a dir or on another mount. */
+/* remove_tmps in the subdir dfd/name, unless it is not a dir or on another mount.
+ * Logs its failures. */
 static int remove_tmps_below(int dfd, const char *name, dev_t dev, const char *label,
                              uint64_t *count)
 {
@@ -112,22 +113,24 @@ static int remove_tmps_below(int dfd, const char *name, dev_t dev, const char *l
         int r;
 
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
         if (!S_ISDIR(st.st_mode))
                 return 0;
         r = check_same_mount(dfd, name, &st, dev);
         if (r == -EXDEV)
                 return 0; /* another filesystem: no temporaries of ours */
         if (r < 0)
-                return r;
+                return log_errno(r, "%s: cannot remove leftovers in '%s'", label, name);
         sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0)
-                return -errno;
-        return remove_tmps(sub, dev, label, count);
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
+        return remove_tmps(sub, name, dev, label, count);
 }
 
-/* Remove every temporary below dfd (recursing into subdirs on dev). */
-static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
+/* Remove every temporary below dfd (named name, "" for the root; recursing into
+ * subdirs on dev). Logs its failures. A dir that cannot be read to its end is a
+ * failure: a temporary in it would stay with no marker left to find it. */
+static int remove_tmps(int dfd, const char *name, dev_t dev, const char *label, uint64_t *count)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
@@ -135,21 +138,25 @@ static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
 
         d = fdopendir_or_close(openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!d)
-                return -errno;
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
         while ((errno = 0, de = readdir(d))) {
                 int k = 0;
 
                 if (dot_or_dotdot(de->d_name))
                         continue;
-                if (merge_is_tmp_name(de->d_name))
+                if (merge_is_tmp_name(de->d_name)) {
                         k = merge_rm_rf(dirfd(d), de->d_name, dev, count);
-                else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)
+                        if (k < 0)
+                                log_errno(k, "%s: cannot remove leftovers in '%s'", label,
+                                          de->d_name);
+                } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
                         k = remove_tmps_below(dirfd(d), de->d_name, dev, label, count);
-                if (k < 0 && r == 0) {
-                        log_errno(k, "%s: cannot remove leftovers in '%s'", label, de->d_name);
-                        r = k;
                 }
+                if (k < 0 && r == 0)
+                        r = k;
         }
+        if (errno != 0)
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
         return r;
 }
 
@@ -167,7 +174,7 @@ int merge_cleanup(int lowerfd, const char *label)
         if (fstat(lowerfd, &st) < 0)
                 return log_errno(errno, "%s: cannot stat", label);
         log_notice("%s: an earlier flush was interrupted; removing its temporaries", label);
-        r = remove_tmps(lowerfd, st.st_dev, label, &count);
+        r = remove_tmps(lowerfd, "", st.st_dev, label, &count);
         if (r < 0)
                 return r;
         if (syncfs(lowerfd) < 0)
@@ -205,5 +212,7 @@ int merge_empty_dir(int dfd, const char *label)
                         r = log_errno(k, "%s: cannot empty the upper dir ('%s')", label,
                                       de->d_name);
         }
+        if (errno != 0 && r == 0)
+                r = log_errno(errno, "%s: cannot read the upper dir", label);
         return r;
 }

@@ -80,4 +80,30 @@ assert_eq "statx fails: what is mounted inside is untouched" "precious" "$(cat "
 assert_match "statx fails: says so" "/etc/gone.*Input/output error" "$out"
 umount_below "$E"
 
+# --- 9. a read error in the cleanup of an interrupted flush: the marker stays
+# (it is all that finds the temporary again), the run fails ---
+reset_lower
+mkdir -p "$E/sub" && printf 'half\n' >"$E/sub/.#ephemeral.00000000000000aa"
+: >"$E/.#ephemeral.flush-in-progress"
+fresh_upper
+mkdir -p "$S/etc/upper"
+out=$(faulty readdir /root/etc/sub flush 2>&1)
+assert_eq "cleanup cannot read a dir: exit 111" 111 "$?"
+assert_match "cleanup cannot read a dir: says so" "cannot remove leftovers in 'sub'.*Input/output error" "$out"
+check "cleanup cannot read a dir: the marker stays" test -e "$E/.#ephemeral.flush-in-progress"
+out=$(flush 2>&1)
+assert_eq "cleanup can read again: exit 0" 0 "$?"
+assert_eq "cleanup can read again: temporary and marker gone" "" "$(find "$E" -name '.#ephemeral.*')"
+
+# --- 9b. the upper cannot be read when it is emptied after the merge: said, exit
+# 111 (the merge itself is done). The upper root is read twice before: the prescan
+# and the walk each read ".", "..", "f" and the end. ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper" && printf 'x\n' >"$S/etc/upper/f"
+out=$(FAIL_SKIP=8 faulty readdir /etc/upper flush 2>&1)
+assert_eq "upper unreadable when emptied: exit 111" 111 "$?"
+assert_match "upper unreadable when emptied: says so" "cannot (read|empty) the upper dir.*Input/output error" "$out"
+assert_eq "upper unreadable when emptied: merged" "x" "$(cat "$E/f")"
+
 finish

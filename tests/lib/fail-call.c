@@ -7,6 +7,7 @@
  *   FAIL_PATH=substring  (matched against "dir/name": a dir fd or DIR is resolved
  *                         through /proc/self/fd)
  *   FAIL_ERRNO=5         (default EIO)
+ *   FAIL_SKIP=N          (the first N matching calls succeed; default 0)
  *
  *   cc -shared -fPIC -o fail-call.so tests/lib/fail-call.c -ldl
  * With an ASan build, also set ASAN_OPTIONS=verify_asan_link_order=0.
@@ -24,6 +25,8 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+static int skipped;
 
 /* Does the call named call on dirfd/name (name may be NULL or "") hit the fault? */
 static int hit(const char *call, int dirfd, const char *name)
@@ -45,6 +48,10 @@ static int hit(const char *call, int dirfd, const char *name)
                 snprintf(path + n, sizeof(path) - (size_t)n, "/%s", name);
         if (!strstr(path, sub))
                 return 0;
+        if (getenv("FAIL_SKIP") && skipped < atoi(getenv("FAIL_SKIP"))) {
+                skipped++;
+                return 0;
+        }
         errno = getenv("FAIL_ERRNO") ? atoi(getenv("FAIL_ERRNO")) : EIO;
         return 1;
 }
