@@ -106,4 +106,14 @@ assert_eq "upper unreadable when emptied: exit 111" 111 "$?"
 assert_match "upper unreadable when emptied: says so" "cannot (read|empty) the upper dir.*Input/output error" "$out"
 assert_eq "upper unreadable when emptied: merged" "x" "$(cat "$E/f")"
 
+# --- 4. the probe for user.* xattrs in the store never lands on disk, even when
+# it cannot be removed again ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper" && printf 'x\n' >"$S/etc/upper/f"
+out=$(faulty fremovexattr /etc/upper flush 2>&1)
+assert_eq "probe not removable: exit 0" 0 "$?"
+assert_eq "probe not removable: no probe xattr on the lower dir" "" \
+	"$(getfattr -h --absolute-names -d -m 'user\.' "$E" 2>&1)"
+
 finish
