@@ -62,7 +62,8 @@ static int check_same_mount(int dfd, const char *name, const struct stat *st, de
         return r < 0 ? r : r > 0 ? -EXDEV : 0;
 }
 
-int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
+/* merge_rm_rf, or with count NULL merge_check_removable. */
+static int rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct stat st;
@@ -72,6 +73,8 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode)) {
+                if (!count)
+                        return 0;
                 if (unlinkat(dfd, name, 0) < 0)
                         return errno == ENOENT ? 0 : -errno;
                 (*count)++;
@@ -87,18 +90,30 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
                 int k;
                 if (dot_or_dotdot(de->d_name))
                         continue;
-                k = merge_rm_rf(dirfd(d), de->d_name, dev, count);
+                k = rm_rf(dirfd(d), de->d_name, dev, count);
+                if (k < 0 && !count)
+                        return k;
                 if (k < 0 && r == 0)
                         r = k;
         }
         if (errno != 0 && r == 0)
                 r = -errno;
-        if (r < 0)
+        if (r < 0 || !count)
                 return r;
         if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
                 return -errno;
         (*count)++;
         return 0;
+}
+
+int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
+{
+        return rm_rf(dfd, name, dev, count);
+}
+
+int merge_check_removable(int dfd, const char *name, dev_t dev)
+{
+        return rm_rf(dfd, name, dev, NULL);
 }
 
 static int remove_tmps(int dfd, const char *name, dev_t dev, const char *label, uint64_t *count);

@@ -124,3 +124,7 @@ int merge_is_mount_root(int dirfd, const char *name);
  * the filesystem dev or entering any mount (-EXDEV). *count is increased per removed entry. Logs
  * nothing. */
 int merge_rm_rf(int dirfd, const char *name, dev_t dev, uint64_t *count);
+/* The walk of merge_rm_rf without removing anything: 0 when nothing below
+ * dirfd/name is a mount point (or cannot be told apart from one) and every dir
+ * reads to its end; else the first error. */
+int merge_check_removable(int dirfd, const char *name, dev_t dev);

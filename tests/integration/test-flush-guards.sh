@@ -116,4 +116,24 @@ assert_eq "probe not removable: exit 0" 0 "$?"
 assert_eq "probe not removable: no probe xattr on the lower dir" "" \
 	"$(getfattr -h --absolute-names -d -m 'user\.' "$E" 2>&1)"
 
+# --- 5. a deleted dir that cannot be emptied (an immutable file in it) is not put
+# back half emptied (neither version): it is gone from its name, and what cannot
+# go stays as a named leftover that the next run removes ---
+reset_lower
+if chattr +i "$E/d/f3" 2>/dev/null; then
+	fresh_upper
+	mkdir -p "$S/etc/upper" && mknod "$S/etc/upper/d" c 0 0 # a whiteout
+	out=$(flush 2>&1)
+	assert_eq "undeletable file: exit 111" 111 "$?"
+	check "undeletable file: not put back half emptied" test ! -e "$E/d"
+	assert_match "undeletable file: says so" "cannot delete everything in '/etc/d'" "$out"
+	check "undeletable file: the marker stays for the next run" test -e "$E/.#ephemeral.flush-in-progress"
+	chattr -R -i "$E"
+	out=$(flush 2>&1)
+	assert_eq "undeletable file: the next run completes" 0 "$?"
+	assert_eq "undeletable file: no leftovers" "" "$(find "$E" -name '.#ephemeral.*')"
+else
+	diag "chattr +i not supported here: undeletable-file case not run"
+fi
+
 finish
