@@ -130,6 +130,20 @@ DIR *fdopendir_or_close(int fd);
  * O_NOFOLLOW walk). path may be "" or "." for dirfd itself. Returns fd or -errno. */
 int open_dir_beneath(int dirfd, const char *path, int flags);
 
+/* The fallback of open_dir_beneath (kernels before 5.6), exported for tests. */
+int open_dir_walk(int dirfd, const char *path, int flags);
+
+/* openat(dirfd, name, flags|O_DIRECTORY|O_NOFOLLOW); a symlink at name gives
+ * -ELOOP (as openat2 RESOLVE_NO_SYMLINKS does), not -ENOTDIR. */
+int openat_dir_nofollow(int dirfd, const char *name, int flags);
+
+/* Open path as if rootfd were "/" (openat2 RESOLVE_IN_ROOT, or the same rules
+ * walked by hand before 5.6): symlinks are followed inside rootfd, ".." never
+ * leaves it. Returns an O_DIRECTORY fd or -errno. */
+int open_dir_in_root(int rootfd, const char *path, int flags);
+/* Its fallback, exported for tests. */
+int open_dir_in_root_walk(int rootfd, const char *path, int flags);
+
 /* Create every missing directory of path below dirfd (mode for new ones),
  * never following symlinks. Returns an O_DIRECTORY fd of the last one or -errno. */
 int mkdir_p_beneath(int dirfd, const char *path, mode_t mode);

@@ -28,4 +28,27 @@ check "symlinked root: the files behind it are kept" test -e "$T/victim/stale"
 assert_match "symlinked root: says so" "ww/cfg: .*a symlink" "$out"
 rm -f "$T/ww/cfg"
 
+# --- 6. --setup on a kernel without openat2 (< 5.6; ENOSYS injected with strace):
+# homes are still found through the administrator's symlinks (/home -> /var/home),
+# a user's ~/.cache symlink is still refused and named as such ---
+if command -v strace >/dev/null; then
+	R=$SCRATCH/root
+	mkdir -p "$R/etc" "$R/var/home/alice" "$R/var/home/mallory" "$R/precious"
+	ln -s /var/home "$R/home"
+	printf '%s\n' 'alice:x:1000:1000::/home/alice:/bin/sh' 'mallory:x:1003:1003::/home/mallory:/bin/sh' >"$R/etc/passwd"
+	chown 1000:1000 "$R/var/home/alice"; chown 1003:1003 "$R/var/home/mallory"
+	ln -s ../../../precious "$R/var/home/mallory/.cache"
+	printf 'usercache = 64M\n' >"$SCRATCH/setup.conf"
+	out=$(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		strace -f -qq -o /dev/null -e trace=openat2 -e inject=openat2:error=ENOSYS \
+		"$SWEEP" --setup --root "$R" --config "$SCRATCH/setup.conf" --cmdline /dev/null 2>&1)
+	assert_eq "no openat2: --setup exits 0" 0 "$?"
+	assert_eq "no openat2: alice's ~/.cache is a tmpfs" tmpfs "$(stat -f -c %T "$R/var/home/alice/.cache" 2>&1)"
+	assert_match "no openat2: mallory's symlink is named as such" "mallory: ~/.cache is not a plain directory \(a symlink" "$out"
+	check "no openat2: nothing mounted behind the symlink" test "$(stat -f -c %T "$R/precious")" != tmpfs
+	umount_below "$R"
+else
+	diag "no strace: the no-openat2 case is not run"
+fi
+
 finish
