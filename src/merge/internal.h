@@ -59,8 +59,8 @@ struct merge_ctx {
 /* Record an error (already logged) for the final result. */
 void merge_fail(struct merge_ctx *c, int r);
 
-/* "label/relpath/name" for messages, escaped like merge_print_change. Returns a
- * static buffer (one of a few rotating ones, so two may be used in one message). */
+/* "label/relpath/name" for log messages (log.c escapes them). Returns a static
+ * buffer (one of a few rotating ones, so two may be used in one message). */
 const char *merge_path(const struct merge_ctx *c, const char *relpath, const char *name);
 /* open_dir_beneath, also for paths longer than PATH_MAX (deep trees). */
 int merge_open_rel(int rootfd, const char *rel, int flags);

@@ -315,3 +315,41 @@ int parse_u64(const char *s, uint64_t *ret)
         *ret = v;
         return 0;
 }
+
+bool str_escape(char *out, size_t len, const char *s, unsigned flags)
+{
+        static const char cut[] = "...";
+        bool escaped = false;
+        size_t pos = 0;
+
+        if (len == 0)
+                return false;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                char e[5];
+                size_t n;
+
+                if (*p == '\n' || *p == '\t' || *p == '\\' || (*p == '"' && (flags & ESCAPE_QUOTE)))
+                        n = (size_t)snprintf(e, sizeof(e), "\\%c",
+                                             *p == '\n'   ? 'n'
+                                             : *p == '\t' ? 't'
+                                                          : (char)*p);
+                else if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && (flags & ESCAPE_8BIT)))
+                        n = (size_t)snprintf(e, sizeof(e), "\\%03o", *p);
+                else
+                        n = (size_t)snprintf(e, sizeof(e), "%c", *p);
+                if (n > 1)
+                        escaped = true;
+                /* Room for this piece and, if more follows, for the cut mark. */
+                if (pos + n + (p[1] ? sizeof(cut) - 1 : 0) >= len) {
+                        if (pos + sizeof(cut) - 1 < len) {
+                                memcpy(out + pos, cut, sizeof(cut) - 1);
+                                pos += sizeof(cut) - 1;
+                        }
+                        break;
+                }
+                memcpy(out + pos, e, n);
+                pos += n;
+        }
+        out[pos] = '\0';
+        return escaped;
+}

@@ -148,5 +148,16 @@ int open_dir_in_root_walk(int rootfd, const char *path, int flags);
  * never following symlinks. Returns an O_DIRECTORY fd of the last one or -errno. */
 int mkdir_p_beneath(int dirfd, const char *path, mode_t mode);
 
+/* Flags of str_escape. */
+#define ESCAPE_QUOTE 1u /* '"' as \" too (a quoted string, as diff prints names) */
+#define ESCAPE_8BIT  2u /* bytes >= 0x80 as \ooo too (log lines: plain ASCII only) */
+
+/* The one escaper for untrusted strings that are printed (log.c runs every log
+ * line through it; diff's quoting uses it): s is copied C-style into out (len
+ * bytes, always NUL-terminated): newline and tab as \n and \t, '\' as \\, the
+ * other control bytes and DEL as \ooo, plus what flags ask for. What does not fit
+ * is cut, ending in "...". Returns true when anything had to be escaped. */
+bool str_escape(char *out, size_t len, const char *s, unsigned flags);
+
 /* Parse an unsigned decimal integer that must fill the whole string. */
 int parse_u64(const char *s, uint64_t *ret);

@@ -136,4 +136,14 @@ else
 	diag "chattr +i not supported here: undeletable-file case not run"
 fi
 
+# --- 3. a file name cannot forge a log line: a socket (skipped, with a notice) and
+# a reserved name (refused, with an error) named with a newline ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper"
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$S/etc/upper/$(printf 's\n<0>forged')"
+out=$(flush 2>&1)
+check_fails "forged name: no log line of its own" grep -q '^<0>forged' <<<"$out"
+assert_match "forged name: shown escaped" "skipping socket '/etc/s\\\\n<0>forged'" "$out"
+
 finish

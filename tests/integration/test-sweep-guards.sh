@@ -51,4 +51,21 @@ else
 	diag "no strace: the no-openat2 case is not run"
 fi
 
+# --- 3. a file name cannot forge a log line (under systemd "<0>..." at the start
+# of a line is a separate journal entry at emergency priority) ---
+mkdir -p "$T/names"
+forged=$(printf 'x\n<0>forged\033[2J')
+echo x >"$T/names/$forged"; old "$T/names/$forged"
+out=$("$SWEEP" --once -v --now "$NOW" --age 60 --cmdline /dev/null --config /dev/null "$T/names" 2>&1)
+check_fails "forged name: removed, and no log line of its own" grep -q '^<0>forged' <<<"$out"
+assert_match "forged name: shown escaped in the removal line" 'removed .*/names/x\\n<0>forged\\033\[2J$' "$out"
+check_fails "forged name: no raw control byte in the output" grep -qP '[\x00-\x09\x0b-\x1f\x7f]' <<<"$out"
+# The RAM watch names the biggest dirs of the store.
+mkdir -p "$SCRATCH/store" && mount -t tmpfs -o size=1M tmpfs "$SCRATCH/store"
+mkdir "$SCRATCH/store/$forged" && head -c 900K /dev/zero >"$SCRATCH/store/$forged/blob"
+out=$("$SWEEP" --once --store "$SCRATCH/store" --cmdline /dev/null --config /dev/null "$T/names" 2>&1)
+check_fails "forged dir name in the store: no log line of its own" grep -q '^<0>forged' <<<"$out"
+assert_match "forged dir name in the store: shown escaped" 'biggest directories: x\\n<0>forged' "$out"
+umount "$SCRATCH/store"
+
 finish
