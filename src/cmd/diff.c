@@ -226,8 +226,9 @@ int cmd_diff(int argc, char *argv[])
                         continue;
                 }
                 ctx.lowerfd = lowerfd;
-                if (upper_walk(upperfd, visit, &ctx) < 0) {
-                        log_error("%s: cannot walk its upper dir", s->dirs[i].path);
+                int r = upper_walk(upperfd, visit, &ctx);
+                if (r < 0) {
+                        log_errno(r, "%s: cannot walk its upper dir", s->dirs[i].path);
                         failed = true;
                 }
         }

@@ -269,7 +269,11 @@ static void log_root_error(const struct run *run, unsigned i, int err)
 {
         const char *root = run->roots[i];
 
-        if (err != -EMEDIUMTYPE)
+        if (err == -ELOOP)
+                log_error("%s: a symlink in the path; not sweeping it (the sweeper follows "
+                          "none)",
+                          root);
+        else if (err != -EMEDIUMTYPE)
                 log_errno(err, "cannot sweep %s", root);
         else if (run->explicit_roots)
                 log_error("%s is not a tmpfs; refusing to sweep it (use --any-fs to allow)", root);

@@ -68,79 +68,36 @@ int merge_open_rel(int rootfd, const char *rel, int flags)
         return r < 0 ? -errno : r;
 }
 
-/* Escape bytes outside printable ASCII (and '\') as \xHH. */
-static void escape_into(char *out, size_t len, size_t *pos, const char *s)
-{
-        for (; *s && *pos + 5 < len; s++) {
-                unsigned char ch = (unsigned char)*s;
-                if (ch < 0x20 || ch >= 0x7f || ch == '\\')
-                        *pos += (size_t)snprintf(out + *pos, len - *pos, "\\x%02x", ch);
-                else
-                        out[(*pos)++] = (char)ch;
-        }
-        out[*pos] = '\0';
-}
-
-static void format_path(char *out, size_t len, const char *label, const char *relpath,
-                        const char *name)
-{
-        size_t pos = 0;
-
-        out[0] = '\0';
-        escape_into(out, len, &pos, label && !streq(label, "/") ? label : "");
-        if (relpath && relpath[0]) {
-                escape_into(out, len, &pos, "/");
-                escape_into(out, len, &pos, relpath);
-        }
-        if (name && name[0]) {
-                escape_into(out, len, &pos, "/");
-                escape_into(out, len, &pos, name);
-        }
-        if (pos == 0)
-                escape_into(out, len, &pos, "/");
-}
-
 const char *merge_path(const struct merge_ctx *c, const char *relpath, const char *name)
 {
         static char bufs[4][PATH_MAX * 2];
         static unsigned next;
         char *b = bufs[next++ % ARRAY_SIZE(bufs)];
+        const char *label = c->o->label && !streq(c->o->label, "/") ? c->o->label : "";
+        bool rel = relpath && relpath[0], nam = name && name[0];
 
-        format_path(b, sizeof(bufs[0]), c->o->label, relpath, name);
+        /* Not escaped here: every log line is (log.c). */
+        snprintf(b, sizeof(bufs[0]), "%s%s%s%s%s", label, rel ? "/" : "", rel ? relpath : "",
+                 nam ? "/" : "", nam ? name : "");
+        if (b[0] == '\0')
+                snprintf(b, sizeof(bufs[0]), "/");
         return b;
 }
 
 void merge_print_change(FILE *out, char kind, const char *label, const char *relpath)
 {
-        _cleanup_free_ char *full = NULL;
-        bool plain = true;
+        _cleanup_free_ char *full = NULL, *quoted = NULL;
+        size_t len;
 
         /* The quoting of `ephemeral diff` (git's): plain unless a control character,
          * '"' or '\\' is in the path; then in quotes, C-escaped. */
-        if (asprintf(&full, "%s/%s", label && !streq(label, "/") ? label : "", relpath) < 0) {
+        if (asprintf(&full, "%s/%s", label && !streq(label, "/") ? label : "", relpath) < 0 ||
+            !(quoted = malloc(len = strlen(full) * 4 + 1))) {
                 log_errno(ENOMEM, "out of memory");
                 return;
         }
-        for (const unsigned char *p = (const unsigned char *)full; *p; p++)
-                if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-                        plain = false;
-        fprintf(out, "%c ", kind);
-        if (plain) {
-                fprintf(out, "%s\n", full);
-                return;
-        }
-        fputc('"', out);
-        for (const unsigned char *p = (const unsigned char *)full; *p; p++) {
-                if (*p == '\n')
-                        fputs("\\n", out);
-                else if (*p == '\t')
-                        fputs("\\t", out);
-                else if (*p == '"' || *p == '\\')
-                        fprintf(out, "\\%c", *p);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(out, "\\%03o", *p);
-                else
-                        fputc(*p, out);
-        }
-        fputs("\"\n", out);
+        if (str_escape(quoted, len, full, ESCAPE_QUOTE))
+                fprintf(out, "%c \"%s\"\n", kind, quoted);
+        else
+                fprintf(out, "%c %s\n", kind, full);
 }

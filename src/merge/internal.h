@@ -62,8 +62,8 @@ struct merge_ctx {
 /* Record an error (already logged) for the final result. */
 void merge_fail(struct merge_ctx *c, int r);
 
-/* "label/relpath/name" for messages, escaped like merge_print_change. Returns a
- * static buffer (one of a few rotating ones, so two may be used in one message). */
+/* "label/relpath/name" for log messages (log.c escapes them). Returns a static
+ * buffer (one of a few rotating ones, so two may be used in one message). */
 const char *merge_path(const struct merge_ctx *c, const char *relpath, const char *name);
 /* open_dir_beneath, also for paths longer than PATH_MAX (deep trees). */
 int merge_open_rel(int rootfd, const char *rel, int flags);
@@ -120,9 +120,14 @@ void merge_links_free(struct merge_ctx *c);
 void merge_tmp_name(struct merge_ctx *c, char out[MERGE_TMP_LEN + 1]);
 bool merge_is_tmp_name(const char *name);
 /* Is dirfd/name the root of a mount (also a bind mount of the same filesystem,
- * which st_dev cannot tell)? false when the kernel cannot say (before 5.8). */
-bool merge_is_mount_root(int dirfd, const char *name);
+ * which st_dev cannot tell)? 1 yes, 0 no or the kernel has no way to say (before
+ * 5.8), -errno when statx fails: the caller must not go on as if it were "no". */
+int merge_is_mount_root(int dirfd, const char *name);
 /* Remove dirfd/name and everything below it without following symlinks, leaving
  * the filesystem dev or entering any mount (-EXDEV). *count is increased per removed entry. Logs
  * nothing. */
 int merge_rm_rf(int dirfd, const char *name, dev_t dev, uint64_t *count);
+/* The walk of merge_rm_rf without removing anything: 0 when nothing below
+ * dirfd/name is a mount point (or cannot be told apart from one) and every dir
+ * reads to its end; else the first error. */
+int merge_check_removable(int dirfd, const char *name, dev_t dev);

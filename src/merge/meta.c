@@ -162,14 +162,14 @@ static bool keep_lower_user_xattrs;
 
 bool merge_probe_user_xattrs(int upperfd)
 {
-        static const char probe[] = "user.ephemeral-probe";
+        _cleanup_close_ int fd = -EBADF;
 
-        if (fsetxattr(upperfd, probe, "1", 1, 0) == 0) {
-                (void)fremovexattr(upperfd, probe);
-                keep_lower_user_xattrs = false;
-        } else {
-                keep_lower_user_xattrs = errno == EOPNOTSUPP;
-        }
+        /* On an unnamed file of the store (O_TMPFILE): nothing that is merged
+         * ever carries the probe, even if removing it again would fail. */
+        fd = openat(upperfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        /* Any failure (EOPNOTSUPP: tmpfs before 6.6) keeps the disk's user.*
+         * xattrs: the choice that cannot lose any. */
+        keep_lower_user_xattrs = fd < 0 || fsetxattr(fd, "user.ephemeral-probe", "1", 1, 0) < 0;
         return keep_lower_user_xattrs;
 }
 
