@@ -32,14 +32,17 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LAYERS     := shared config merge sweep boot shutdown
 # The sweeper links libc only (it runs in the real system, not in the initramfs):
 # the libc-only helpers, the configuration, the sweep layer and its command.
-SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c
+SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c src/config/keys.c \
+              src/config/parse.c src/config/values.c
 LIB_SRCS   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)) \
               $(filter-out src/cmd/ephemeral.c src/cmd/ephemeral-sweep.c,$(wildcard src/cmd/*.c))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 SWEEP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SWEEP_LIBC) $(wildcard src/sweep/*.c) \
               src/cmd/sweep.c src/cmd/ephemeral-sweep.c)
-UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
-UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# Unit tests mirror src/ (tests/unit/<layer>/test-*.c); each builds to build/tests/test-*.
+UNIT_SRCS  := $(wildcard tests/unit/test-*.c tests/unit/*/test-*.c)
+UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(notdir $(UNIT_SRCS:.c=)))
+vpath test-%.c $(sort $(dir $(UNIT_SRCS)))
 
 all: $(BUILD)/ephemeral $(BUILD)/ephemeral-sweep
 
@@ -61,7 +64,7 @@ $(BUILD)/ephemeral: $(BUILD)/src/cmd/ephemeral.o $(BUILD)/libephemeral.a
 $(BUILD)/ephemeral-sweep: $(SWEEP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c tests/lib/test.h $(BUILD)/libephemeral.a
+$(BUILD)/tests/test-%: test-%.c tests/lib/test.h $(BUILD)/libephemeral.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(BUILD)/libephemeral.a \
 		$(shell pkg-config --libs $(PKGS))
@@ -109,13 +112,18 @@ demo:
 vm:
 	tests/e2e/demo.sh --shell
 
+# The documents generated from the table of keys (src/config/keys.c); tests/lint.sh
+# fails when they differ from it.
+docs: $(BUILD)/ephemeral
+	tests/gen-docs.sh $(BUILD)/ephemeral
+
 bench: all
 	bench/run
 
 lint:
 	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | \
 		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' | sort -u)
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h')
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*/*.c' 'tests/lib/*.h')
 
 # Runtime files name the binary as @BINDIR@/ephemeral; install substitutes the real dir.
 # $(call subst_install,MODE,SRC,DEST)
@@ -147,5 +155,5 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo vm bench lint install clean unit-bins fuzz
+.PHONY: all check check-fast demo vm bench lint install clean unit-bins docs fuzz
 -include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d

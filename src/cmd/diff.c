@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-diff: `ephemeral diff` — what flush would write, git-status style, one line
+ * diff: `ephemeral diff` — what flush would write, git-status style, one line
  * per entry of the upper trees, as merged paths:
  *   A  added: no lower counterpart (also everything inside an opaque directory)
  *   M  modified: replaces a lower entry (a directory: only when its owner or mode

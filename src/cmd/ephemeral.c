@@ -25,6 +25,7 @@ static const struct command {
     {"sweep", cmd_sweep,
      "[--once] [--dry-run] [--setup] [--interval SECONDS] [--age MINUTES] [--config FILE] "
      "[DIR...]"},
+    {"config", cmd_config, "[--keys | --markdown | --example | --man]"},
 };
 
 static void usage(FILE *f)

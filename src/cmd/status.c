@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-status: `ephemeral status` — per overlay: dir, mode, state, mounted or not,
+ * status: `ephemeral status` — per overlay: dir, mode, state, mounted or not,
  * RAM held by its upper (sum of st_blocks * 512 over the upper tree, the upper
  * root included) and changed entries (every non-directory entry of the upper —
  * files, symlinks, whiteouts... — plus opaque directories; directories that only

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
+ * sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
  * configuration (file, then kernel command line, then flags), checks the roots,
  * and runs passes: once, or every --interval seconds until SIGTERM/SIGINT, which
  * end the current pass early and exit 0. `--setup` does the per-user ~/.cache
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cmd/commands.h"
+#include "config/keys.h"
 #include "shared/log.h"
 #include "sweep/sweep.h"
 #include "shared/util.h"
@@ -29,29 +30,30 @@ static void on_stop_signal(int sig)
 
 static void usage(FILE *f, const char *prog)
 {
-        fprintf(f,
-                "Usage: %s [OPTIONS] [DIR...]\n"
-                "Deletes stale entries from tmpfs directories (default: ephemeral.sweep.dirs,\n"
-                "else the ephemeral.tmpfs dirs) that no process has open, mapped or locked.\n\n"
-                "  --once               one pass, then exit\n"
-                "  --interval SECONDS   time between passes (default %d)\n"
-                "  --age MINUTES        entries untouched for this long are stale (default %d)\n"
-                "  --config FILE        config file (default " DEFAULT_CONFIG ")\n"
-                "  --cmdline FILE       kernel command line to read (default " DEFAULT_CMDLINE ")\n"
-                "  --dry-run            log what would be removed, remove nothing\n"
-                "  --any-fs             also sweep roots that are not tmpfs\n"
-                "  --store DIR          store to watch for RAM use (default " SWEEP_DEFAULT_STORE
-                ")\n"
-                "  --max-depth N        levels to descend (default %d)\n"
-                "  --max-deletions N    per pass (default %d)\n"
-                "  --max-seconds N      per pass (default %d)\n"
-                "  -v, --verbose        log every removal\n"
-                "  --setup              mount the per-user ~/.cache tmpfs (ephemeral.usercache)\n"
-                "  --root DIR           with --setup: the root tree holding etc/passwd and homes\n"
-                "  --now EPOCH          (tests only) pretend the time is EPOCH seconds\n"
-                "  --passes N           (tests only) exit after N passes\n",
-                prog, SWEEP_DEFAULT_INTERVAL_SEC, SWEEP_DEFAULT_AGE_MIN, SWEEP_DEFAULT_MAX_DEPTH,
-                SWEEP_DEFAULT_MAX_DELETES, SWEEP_DEFAULT_MAX_SECONDS);
+        fprintf(
+            f,
+            "Usage: %s [OPTIONS] [DIR...]\n"
+            "Deletes stale entries from tmpfs directories (default: ephemeral.sweep.dirs,\n"
+            "else the ephemeral.tmpfs dirs) that no process has open, mapped or locked.\n\n"
+            "  --once               one pass, then exit\n"
+            "  --interval SECONDS   time between passes (default %s, ephemeral.sweep.interval)\n"
+            "  --age MINUTES        entries untouched for this long are stale (default\n"
+            "                       ephemeral.sweep.age: %s)\n"
+            "  --config FILE        config file (default " DEFAULT_CONFIG ")\n"
+            "  --cmdline FILE       kernel command line to read (default " DEFAULT_CMDLINE ")\n"
+            "  --dry-run            log what would be removed, remove nothing\n"
+            "  --any-fs             also sweep roots that are not tmpfs\n"
+            "  --store DIR          store to watch for RAM use (default " SWEEP_DEFAULT_STORE ")\n"
+            "  --max-depth N        levels to descend (default %d)\n"
+            "  --max-deletions N    per pass (default %d)\n"
+            "  --max-seconds N      per pass (default %d)\n"
+            "  -v, --verbose        log every removal\n"
+            "  --setup              mount the per-user ~/.cache tmpfs (ephemeral.usercache)\n"
+            "  --root DIR           with --setup: the root tree holding etc/passwd and homes\n"
+            "  --now EPOCH          (tests only) pretend the time is EPOCH seconds\n"
+            "  --passes N           (tests only) exit after N passes\n",
+            prog, config_key_find("sweep.interval")->def, config_key_find("sweep.age")->def,
+            SWEEP_DEFAULT_MAX_DEPTH, SWEEP_DEFAULT_MAX_DELETES, SWEEP_DEFAULT_MAX_SECONDS);
 }
 
 enum {
@@ -198,13 +200,8 @@ static int load_config(const struct args *a, struct config *cfg)
         const char *file = a->config ? a->config : DEFAULT_CONFIG;
         int r;
 
-        /* The sweeper's defaults, in case config_init leaves them unset. */
-        *cfg = (struct config){.sweep_interval_sec = SWEEP_DEFAULT_INTERVAL_SEC,
-                               .sweep_age_min = SWEEP_DEFAULT_AGE_MIN};
-        for (const char *const *p = sweep_default_protect; *p; p++)
-                snprintf(cfg->protect[cfg->n_protect++], sizeof(cfg->protect[0]), "%s", *p);
         /* The effective protect list is the config's: its default is the built-in
-         * list, and `sweep.protect=` replaces it (like every list key). */
+         * list (config/keys.c), and `sweep.protect=` replaces it (like every list key). */
         config_init(cfg);
         if (a->config && access(a->config, R_OK) < 0)
                 return log_errno(errno, "cannot read config file %s", a->config);
@@ -364,8 +361,7 @@ int cmd_sweep(int argc, char *argv[])
         a.opts.protect = cfg.protect;
         a.opts.n_protect = cfg.n_protect;
         if (!a.have_interval)
-                a.interval =
-                    cfg.sweep_interval_sec ? cfg.sweep_interval_sec : SWEEP_DEFAULT_INTERVAL_SEC;
+                a.interval = cfg.sweep_interval_sec;
 
         if (optind < argc) {
                 run.explicit_roots = true;

@@ -1,41 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config: built-in defaults < config file < kernel command line (see config.h).
- * Every value is validated here; a bad entry is logged once with its text and
- * origin and skipped, the rest of the value still applies. libc only.
+ * config: applies one key's value to a struct config, driven by the table in
+ * keys.c (see config.h). Every value is validated here; a bad entry is logged
+ * once with its text and origin and skipped, the rest of the value still applies.
+ * libc only.
  */
 #include "config/config.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
 
-#include "shared/log.h"
+#include "config/internal.h"
+#include "config/keys.h"
 #include "config/state.h"
+#include "shared/log.h"
 #include "shared/util.h"
 
-#define CMDLINE_ORIGIN "kernel command line"
-
-/*
- * The store cap defaults to 25 % of RAM. The store only holds what changed in /etc
- * and /var/log during one boot (usually a few MiB), and tmpfs allocates lazily, so
- * the cap is a ceiling, not a reservation. It exists to turn a runaway logger into
- * ENOSPC in /var/log instead of an OOM kill of the desktop; 25 % still leaves three
- * quarters of RAM to programs and to the /tmp tmpfs, where the 50-90 % defaults of
- * other tools let one full tmpfs push a small machine (a 1 GiB Pi) into the OOM
- * killer. 25 % of 1 GiB is 256 MiB, far more than a day of logs on such a machine.
- */
-#define DEFAULT_STORE_PERCENT 25
-
-static const char *const default_protect[] = {
-    ".X11-unix",         ".ICE-unix", ".X*-lock", ".font-unix",
-    "systemd-private-*", "krb5cc_*",  "tmux-*",   "ssh-*",
-};
-
 /* Text of a bad entry, safe to print: at most 120 bytes, non-printables as \xHH. */
-static const char *shown(const char *s, size_t len, char *buf, size_t buflen)
+const char *config_shown(const char *s, size_t len, char *buf, size_t buflen)
 {
         size_t o = 0;
 
@@ -55,191 +38,14 @@ static const char *shown(const char *s, size_t len, char *buf, size_t buflen)
         return buf;
 }
 
-static void report_bad(struct config *c, const char *origin, const char *key, const char *text,
+void config_report_bad(struct config *c, const char *origin, const char *key, const char *text,
                        size_t len, const char *why)
 {
         char buf[640];
 
         c->n_errors++;
         log_error("%s: ephemeral%s%s: '%s' skipped: %s", origin, *key ? "." : "", key,
-                  shown(text, len, buf, sizeof(buf)), why);
-}
-
-static bool path_char_ok(unsigned char ch)
-{
-        /* Bytes >= 0x80 are UTF-8. Everything that means something to the kernel
-         * command line (space, quotes), to our lists (',' ':') or to overlayfs
-         * options (',' ':' '\\' '=') is refused, as is anything unprintable. */
-        return isalnum(ch) || ch >= 0x80 || strchr("/._-+@~%", ch);
-}
-
-int config_normalize_path(const char *path, char *out, unsigned outlen, const char **why)
-{
-        size_t o = 0, n;
-        const char *p = path, *s;
-
-        if (!path || *path == '\0')
-                return *why = "empty path", -EINVAL;
-        if (*path != '/')
-                return *why = "not an absolute path", -EINVAL;
-        while ((s = path_next_component(&p, &n))) {
-                if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-                        return *why = "contains a '.' or '..' component", -EINVAL;
-                if (n > NAME_MAX)
-                        return *why = "a component is longer than NAME_MAX", -EINVAL;
-                if (o + 1 + n + 1 > outlen || o + 1 + n + 1 > PATH_MAX)
-                        return *why = "path too long", -EINVAL;
-                out[o++] = '/';
-                memcpy(out + o, s, n);
-                o += n;
-        }
-        if (o == 0) {
-                if (outlen < 2)
-                        return *why = "path too long", -EINVAL;
-                out[o++] = '/';
-        }
-        out[o] = '\0';
-        return 0;
-}
-
-int config_check_path(const char *path, char *out, unsigned outlen, const char **why)
-{
-        static const char *const forbidden[] = {"/proc", "/sys", "/dev", "/run", "/boot"};
-        int r;
-
-        if (path && *path == '/')
-                for (const char *q = path; *q; q++)
-                        if (!path_char_ok((unsigned char)*q))
-                                return *why = "contains a character that is not allowed in a "
-                                              "path here (space, quote, ',', ':', '=', '\\' or "
-                                              "a control character)",
-                                       -EINVAL;
-        r = config_normalize_path(path, out, outlen, why);
-        if (r < 0)
-                return r;
-        if (streq(out, "/"))
-                return *why = "'/' itself cannot be used", -EINVAL;
-        for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
-                if (path_is_under(out, forbidden[i]))
-                        return *why = "/proc, /sys, /dev, /run and /boot (and anything "
-                                      "below them) cannot be used",
-                               -EINVAL;
-        return 0;
-}
-
-int parse_size(const char *s, struct size_spec *ret)
-{
-        uint64_t v = 0, mul = 1;
-        bool percent = false;
-        const char *p = s;
-
-        if (!s || *s < '0' || *s > '9')
-                return -EINVAL;
-        for (; *p >= '0' && *p <= '9'; p++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t)(*p - '0');
-        }
-        switch (*p) {
-        case '\0':
-                break;
-        case '%':
-                percent = true;
-                break;
-        case 'k':
-        case 'K':
-                mul = 1ULL << 10;
-                break;
-        case 'm':
-        case 'M':
-                mul = 1ULL << 20;
-                break;
-        case 'g':
-        case 'G':
-                mul = 1ULL << 30;
-                break;
-        case 't':
-        case 'T':
-                mul = 1ULL << 40;
-                break;
-        default:
-                return -EINVAL;
-        }
-        if (*p != '\0' && p[1] != '\0')
-                return -EINVAL;
-        if (v == 0)
-                return -EINVAL;
-        if (percent && v > 100)
-                return -EINVAL;
-        if (v > UINT64_MAX / mul)
-                return -ERANGE;
-        *ret = (struct size_spec){.value = v * mul, .percent = percent};
-        return 0;
-}
-
-uint64_t size_to_bytes(const struct size_spec *s, uint64_t ram_bytes)
-{
-        if (!s->percent)
-                return s->value;
-        /* Divide first: ram * 100 could overflow on absurd inputs. */
-        return ram_bytes / 100 * s->value + ram_bytes % 100 * s->value / 100;
-}
-
-char *format_size(uint64_t bytes, char *buf, unsigned len)
-{
-        static const char units[] = "KMGTPE";
-        double v = (double)bytes;
-        int u = -1;
-
-        if (len == 0)
-                return buf;
-        if (bytes < 1024) {
-                snprintf(buf, len, "%" PRIu64 "B", bytes);
-                return buf;
-        }
-        while (v >= 1024.0 && u < 5) {
-                v /= 1024.0;
-                u++;
-        }
-        snprintf(buf, len, "%.1f%c", v, units[u]);
-        return buf;
-}
-
-/* Declared in state.h; defined here because config parses them and the sweeper,
- * which links config but not state, must link. */
-const char *dir_mode_to_string(enum dir_mode m)
-{
-        return m == DIR_DISCARD ? "discard" : "persist";
-}
-
-int dir_mode_from_string(const char *s, enum dir_mode *ret)
-{
-        if (streq(s, "persist"))
-                *ret = DIR_PERSIST;
-        else if (streq(s, "discard"))
-                *ret = DIR_DISCARD;
-        else
-                return -EINVAL;
-        return 0;
-}
-
-void config_init(struct config *c)
-{
-        *c = (struct config){.enabled = true};
-        snprintf(c->dirs[0].path, sizeof(c->dirs[0].path), "/etc");
-        snprintf(c->dirs[1].path, sizeof(c->dirs[1].path), "/var/log");
-        c->n_dirs = 2;
-        c->size = (struct size_spec){.value = DEFAULT_STORE_PERCENT, .percent = true};
-        c->tmpfs[0] = (struct tmpfs_entry){.path = "/tmp", .size = {5ULL << 30, false}};
-        c->tmpfs[1] = (struct tmpfs_entry){.path = "/var/tmp", .size = {1ULL << 30, false}};
-        c->tmpfs[2] = (struct tmpfs_entry){.path = "/var/cache", .size = {2ULL << 30, false}};
-        c->n_tmpfs = 3;
-        snprintf(c->persist, sizeof(c->persist), "/var/lib/ephemeral/persist");
-        c->sweep_interval_sec = 60;
-        c->sweep_age_min = 10;
-        for (size_t i = 0; i < ARRAY_SIZE(default_protect); i++)
-                snprintf(c->protect[i], sizeof(c->protect[i]), "%s", default_protect[i]);
-        c->n_protect = ARRAY_SIZE(default_protect);
+                  config_shown(text, len, buf, sizeof(buf)), why);
 }
 
 /* One item of a comma-separated list, as a NUL-terminated copy. */
@@ -280,7 +86,7 @@ static void for_each_item(const char *value, void (*fn)(struct item *it, void *u
 }
 
 /* Relationship of two normalised paths: equal, one nested in the other, or unrelated. */
-static const char *path_conflict(const char *a, const char *b)
+const char *config_path_conflict(const char *a, const char *b)
 {
         if (streq(a, b))
                 return "listed twice";
@@ -292,6 +98,7 @@ static const char *path_conflict(const char *a, const char *b)
 struct list_ctx {
         struct config *c;
         const char *origin, *key;
+        enum config_key_type type;
         bool bad;
         /* parsed result, copied into the config only when the whole value was seen */
         struct overlay_entry dirs[CONFIG_MAX_DIRS];
@@ -303,7 +110,7 @@ struct list_ctx {
 
 static void bad_item(struct list_ctx *ctx, const struct item *it, const char *why)
 {
-        report_bad(ctx->c, ctx->origin, ctx->key, it->text, it->len, why);
+        config_report_bad(ctx->c, ctx->origin, ctx->key, it->text, it->len, why);
         ctx->bad = true;
 }
 
@@ -317,7 +124,7 @@ static int check_list_path(struct list_ctx *ctx, const struct item *it, const ch
         if (config_check_path(path, out, PATH_MAX, &why) < 0)
                 return bad_item(ctx, it, why), -EINVAL;
         for (unsigned i = 0; i < ctx->n; i++) {
-                why = path_conflict(get(ctx, i), out);
+                why = config_path_conflict(get(ctx, i), out);
                 if (why)
                         return bad_item(ctx, it, why), -EINVAL;
         }
@@ -384,6 +191,7 @@ static void add_tmpfs(struct item *it, void *userdata)
         if (check_list_path(ctx, it, item_path(it, colon, path), out, get_tmpfs) < 0)
                 return;
         snprintf(ctx->tmpfs[ctx->n].path, PATH_MAX, "%s", out);
+        config_cap_size(&size, ctx->key, ctx->origin);
         ctx->tmpfs[ctx->n++].size = size;
 }
 
@@ -401,7 +209,7 @@ static void add_path(struct item *it, void *userdata)
 static void add_name(struct item *it, void *userdata)
 {
         struct list_ctx *ctx = userdata;
-        bool is_glob = streq(ctx->key, "sweep.protect");
+        bool is_glob = ctx->type == KEY_GLOBS;
 
         if (it->len == 0)
                 return bad_item(ctx, it, "empty entry");
@@ -424,332 +232,171 @@ static void add_name(struct item *it, void *userdata)
         memcpy(ctx->names[ctx->n++], it->text, it->len + 1);
 }
 
-static int set_bool(struct config *c, const char *value, const char *origin)
+void config_init(struct config *c)
+{
+        *c = (struct config){0};
+        for (size_t i = 0; i < config_n_keys; i++)
+                if (config_keys[i].def)
+                        config_set(c, config_keys[i].name, config_keys[i].def,
+                                   CONFIG_DEFAULT_ORIGIN);
+}
+
+static void *field(struct config *c, size_t off)
+{
+        return (char *)c + off;
+}
+
+static int set_switch(struct config *c, const struct config_key *k, const char *value,
+                      const char *origin)
 {
         static const char *const on[] = {"on", "1", "yes", "true"};
         static const char *const off[] = {"off", "0", "no", "false"};
+        bool *dst = field(c, k->off);
 
         for (size_t i = 0; i < ARRAY_SIZE(on); i++)
                 if (streq(value, on[i]))
-                        return c->enabled = true, 0;
+                        return *dst = true, 0;
         for (size_t i = 0; i < ARRAY_SIZE(off); i++)
                 if (streq(value, off[i]))
-                        return c->enabled = false, 0;
-        report_bad(c, origin, "", value, strlen(value), "expected on|off|1|0|yes|no");
+                        return *dst = false, 0;
+        config_report_bad(c, origin, k->name, value, strlen(value), "expected on|off|1|0|yes|no");
         return -EINVAL;
 }
 
-static int set_size(struct config *c, struct size_spec *dst, const char *key, const char *value,
-                    const char *origin, bool zero_disables)
+static int set_size(struct config *c, const struct config_key *k, const char *value,
+                    const char *origin)
 {
-        struct size_spec s;
+        struct size_spec s, *dst = field(c, k->off);
         int r;
 
-        if (zero_disables && (streq(value, "0") || streq(value, "off") || streq(value, "no"))) {
+        if (k->type == KEY_SIZE_OFF &&
+            (streq(value, "0") || streq(value, "off") || streq(value, "no"))) {
                 *dst = (struct size_spec){0};
                 return 0;
         }
         r = parse_size(value, &s);
         if (r < 0) {
-                report_bad(c, origin, key, value, strlen(value),
-                           r == -ERANGE ? "size too large"
-                                        : "bad size (use e.g. 512M, 2G or 25%; K/M/G/T are "
-                                          "powers of 1024, percentages 1-100)");
+                config_report_bad(c, origin, k->name, value, strlen(value),
+                                  r == -ERANGE ? "size too large"
+                                               : "bad size (use e.g. 512M, 2G or 25%; K/M/G/T "
+                                                 "are powers of 1024, percentages 1-100)");
                 return -EINVAL;
         }
+        config_cap_size(&s, k->name, origin);
         *dst = s;
         return 0;
 }
 
-static int set_number(struct config *c, uint64_t *dst, const char *key, const char *value,
-                      const char *origin, uint64_t max)
+static int set_number(struct config *c, const struct config_key *k, const char *value,
+                      const char *origin)
 {
         uint64_t v;
 
-        if (parse_u64(value, &v) < 0 || v == 0 || v > max) {
+        if (parse_u64(value, &v) < 0 || v == 0 || v > k->max) {
                 char why[96];
-                snprintf(why, sizeof(why), "expected a whole number from 1 to %" PRIu64, max);
-                report_bad(c, origin, key, value, strlen(value), why);
+                snprintf(why, sizeof(why), "expected a whole number from 1 to %" PRIu64, k->max);
+                config_report_bad(c, origin, k->name, value, strlen(value), why);
                 return -EINVAL;
         }
-        *dst = v;
+        *(uint64_t *)field(c, k->off) = v;
+        return 0;
+}
+
+static int set_path(struct config *c, const struct config_key *k, const char *value,
+                    const char *origin)
+{
+        char out[PATH_MAX];
+        const char *why;
+
+        if (config_check_path(value, out, sizeof(out), &why) < 0) {
+                config_report_bad(c, origin, k->name, value, strlen(value), why);
+                return -EINVAL;
+        }
+        snprintf(field(c, k->off), PATH_MAX, "%s", out);
         return 0;
 }
 
 /* List keys: the accepted entries replace the old value; "none" empties it. */
-static int set_list(struct config *c, const char *key, const char *value, const char *origin)
+static int set_list(struct config *c, const struct config_key *k, const char *value,
+                    const char *origin)
 {
         _cleanup_free_ struct list_ctx *ctx = NULL;
         void (*fn)(struct item *, void *);
-
-        if (streq(key, "dirs"))
-                fn = add_dir;
-        else if (streq(key, "tmpfs"))
-                fn = add_tmpfs;
-        else if (streq(key, "keep") || streq(key, "sweep.dirs"))
-                fn = add_path;
-        else
-                fn = add_name;
+        const void *src;
+        size_t elem;
 
         ctx = calloc(1, sizeof(*ctx));
         if (!ctx)
                 return log_errno(ENOMEM, "config"), -EINVAL;
+        switch (k->type) {
+        case KEY_DIRS:
+                fn = add_dir, src = ctx->dirs, elem = sizeof(ctx->dirs[0]);
+                break;
+        case KEY_TMPFS:
+                fn = add_tmpfs, src = ctx->tmpfs, elem = sizeof(ctx->tmpfs[0]);
+                break;
+        case KEY_PATHS:
+                fn = add_path, src = ctx->paths, elem = sizeof(ctx->paths[0]);
+                break;
+        default:
+                fn = add_name, src = ctx->names, elem = sizeof(ctx->names[0]);
+                break;
+        }
         ctx->c = c;
         ctx->origin = origin;
-        ctx->key = key;
+        ctx->key = k->name;
+        ctx->type = k->type;
         if (!streq(value, "none"))
                 for_each_item(value, fn, ctx);
-
-        if (streq(key, "dirs")) {
-                memcpy(c->dirs, ctx->dirs, sizeof(ctx->dirs[0]) * ctx->n);
-                c->n_dirs = ctx->n;
-        } else if (streq(key, "tmpfs")) {
-                memcpy(c->tmpfs, ctx->tmpfs, sizeof(ctx->tmpfs[0]) * ctx->n);
-                c->n_tmpfs = ctx->n;
-        } else if (streq(key, "keep")) {
-                memcpy(c->keep, ctx->paths, sizeof(ctx->paths[0]) * ctx->n);
-                c->n_keep = ctx->n;
-        } else if (streq(key, "sweep.dirs")) {
-                memcpy(c->sweep_dirs, ctx->paths, sizeof(ctx->paths[0]) * ctx->n);
-                c->n_sweep_dirs = ctx->n;
-                c->sweep_dirs_set = true;
-        } else if (streq(key, "userkeep")) {
-                memcpy(c->userkeep, ctx->names, sizeof(ctx->names[0]) * ctx->n);
-                c->n_userkeep = ctx->n;
-        } else {
-                memcpy(c->protect, ctx->names, sizeof(ctx->names[0]) * ctx->n);
-                c->n_protect = ctx->n;
-        }
+        memcpy(field(c, k->off), src, elem * ctx->n);
+        *(unsigned *)field(c, k->off_n) = ctx->n;
+        if (k->off_set && !streq(origin, CONFIG_DEFAULT_ORIGIN))
+                *(bool *)field(c, k->off_set) = true;
         return ctx->bad ? -EINVAL : 0;
-}
-
-static bool known_key(const char *key)
-{
-        static const char *const keys[] = {
-            "",          "dirs",    "tmpfs",     "keep",          "userkeep",       "size",
-            "usercache", "persist", "sweep.age", "sweep.protect", "sweep.interval", "sweep.dirs"};
-
-        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-                if (streq(key, keys[i]))
-                        return true;
-        return false;
 }
 
 int config_set(struct config *c, const char *key, const char *value, const char *origin)
 {
-        static const char *const lists[] = {"dirs",     "tmpfs",         "keep",
-                                            "userkeep", "sweep.protect", "sweep.dirs"};
+        const struct config_key *k;
 
         if (!key)
                 key = "";
         if (!origin)
                 origin = "?";
-        if (!known_key(key)) {
+        k = config_key_find(key);
+        if (!k) {
                 char buf[640];
                 log_warning("%s: unknown key 'ephemeral.%s' ignored", origin,
-                            shown(key, strlen(key), buf, sizeof(buf)));
+                            config_shown(key, strlen(key), buf, sizeof(buf)));
                 return -ENOENT;
         }
         if (!value || *value == '\0') {
-                report_bad(c, origin, key, "", 0, "empty value (lists take 'none' to be emptied)");
+                config_report_bad(c, origin, key, "", 0,
+                                  "empty value (lists take 'none' to be emptied)");
                 return -EINVAL;
         }
         if (strlen(value) >= CONFIG_MAX_VALUE) {
-                report_bad(c, origin, key, value, strlen(value), "value too long");
+                config_report_bad(c, origin, key, value, strlen(value), "value too long");
                 return -EINVAL;
         }
-        if (*key == '\0')
-                return set_bool(c, value, origin);
-        for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
-                if (streq(key, lists[i]))
-                        return set_list(c, key, value, origin);
-        if (streq(key, "size"))
-                return set_size(c, &c->size, key, value, origin, false);
-        if (streq(key, "usercache"))
-                return set_size(c, &c->usercache, key, value, origin, true);
-        if (streq(key, "sweep.interval"))
-                return set_number(c, &c->sweep_interval_sec, key, value, origin, 86400);
-        if (streq(key, "sweep.age"))
-                return set_number(c, &c->sweep_age_min, key, value, origin, 525600);
-        /* persist */
-        {
-                char out[PATH_MAX];
-                const char *why;
-                if (config_check_path(value, out, sizeof(out), &why) < 0) {
-                        report_bad(c, origin, key, value, strlen(value), why);
-                        return -EINVAL;
-                }
-                snprintf(c->persist, sizeof(c->persist), "%s", out);
-                return 0;
+        switch (k->type) {
+        case KEY_SWITCH:
+                return set_switch(c, k, value, origin);
+        case KEY_SIZE:
+        case KEY_SIZE_OFF:
+                return set_size(c, k, value, origin);
+        case KEY_NUMBER:
+                return set_number(c, k, value, origin);
+        case KEY_PATH:
+                return set_path(c, k, value, origin);
+        case KEY_DIRS:
+        case KEY_TMPFS:
+        case KEY_PATHS:
+        case KEY_NAMES:
+        case KEY_GLOBS:
+                return set_list(c, k, value, origin);
         }
-}
-
-static char *strip(char *s)
-{
-        char *e;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = '\0';
-        return s;
-}
-
-/* Parses one line of the config file; returns -EINVAL when it was bad. */
-static int parse_line(struct config *c, char *line, const char *origin)
-{
-        char *eq, *key, *value, *hash;
-        size_t n;
-
-        line = strip(line);
-        if (*line == '\0' || *line == '#')
-                return 0;
-        /* A '#' after white space starts a comment ('#' inside a value stays). */
-        for (hash = line; (hash = strchr(hash, '#')); hash++)
-                if (hash[-1] == ' ' || hash[-1] == '\t') {
-                        *hash = '\0';
-                        break;
-                }
-        eq = strchr(line, '=');
-        if (!eq) {
-                char buf[640];
-                c->n_errors++;
-                log_error("%s: '%s' skipped: expected 'key = value'", origin,
-                          shown(line, strlen(line), buf, sizeof(buf)));
-                return -EINVAL;
-        }
-        *eq = '\0';
-        key = strip(line);
-        value = strip(eq + 1);
-        n = strlen(value);
-        if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
-                value[n - 1] = '\0';
-                value++;
-        }
-        if (startswith(key, "ephemeral."))
-                key += strlen("ephemeral.");
-        else if (streq(key, "ephemeral") || streq(key, "enabled"))
-                key = "";
-        else if (*key == '\0')
-                key = "(empty key)";
-        return config_set(c, key, value, origin) == -EINVAL ? -EINVAL : 0;
-}
-
-int config_parse_file(struct config *c, const char *path)
-{
-        _cleanup_free_ char *buf = NULL;
-        char origin[PATH_MAX + 32];
-        unsigned lineno = 0;
-        int bad = 0, r;
-        size_t len;
-        char *p;
-
-        r = read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return log_errno(r, "cannot read config file %s", path);
-        /* A NUL byte would hide the rest of the file: make it a line break. */
-        for (size_t i = 0; i < len; i++)
-                if (buf[i] == '\0')
-                        buf[i] = '\n';
-        p = buf;
-        if (startswith(p, "\xef\xbb\xbf"))
-                p += 3; /* a UTF-8 byte order mark, written by some editors */
-        for (; p && *p;) {
-                char *nl = strchr(p, '\n');
-                if (nl)
-                        *nl = '\0';
-                lineno++;
-                snprintf(origin, sizeof(origin), "%s:%u", path, lineno);
-                if (strlen(p) >= CONFIG_MAX_VALUE) {
-                        c->n_errors++;
-                        log_error("%s: line too long, skipped", origin);
-                        bad++;
-                } else if (parse_line(c, p, origin) < 0) {
-                        bad++;
-                }
-                p = nl ? nl + 1 : NULL;
-        }
-        return bad;
-}
-
-/* Applies one "ephemeral..." word of the command line. */
-static int cmdline_word(struct config *c, char *word)
-{
-        char *eq, *key;
-
-        if (streq(word, "ephemeral"))
-                return c->enabled = true, 0;
-        key = (char *)startswith(word, "ephemeral");
-        if (!key || (*key != '=' && *key != '.'))
-                return 0;
-        eq = strchr(word, '=');
-        if (*key == '=')
-                return set_bool(c, key + 1, CMDLINE_ORIGIN) < 0 ? -EINVAL : 0;
-        key++;
-        if (!eq && !known_key(key))
-                return config_set(c, key, "", CMDLINE_ORIGIN), 0; /* warns: unknown key */
-        if (!eq) {
-                report_bad(c, CMDLINE_ORIGIN, key, "", 0, "missing '=value'");
-                return -EINVAL;
-        }
-        *eq = '\0';
-        return config_set(c, key, eq + 1, CMDLINE_ORIGIN) == -EINVAL ? -EINVAL : 0;
-}
-
-int config_parse_cmdline(struct config *c, const char *cmdline)
-{
-        _cleanup_free_ char *word = NULL;
-        const char *p = cmdline;
-        int bad = 0;
-
-        if (!cmdline)
-                return 0;
-        word = malloc(strlen(cmdline) + 1);
-        if (!word)
-                return log_errno(ENOMEM, "cannot parse the kernel command line");
-        for (;;) {
-                bool quoted = false;
-                size_t n = 0;
-
-                while (*p && isspace((unsigned char)*p))
-                        p++;
-                if (*p == '\0')
-                        break;
-                /* Like the kernel: double quotes group spaces and are removed. */
-                for (; *p && (quoted || !isspace((unsigned char)*p)); p++) {
-                        if (*p == '"')
-                                quoted = !quoted;
-                        else
-                                word[n++] = *p;
-                }
-                word[n] = '\0';
-                if (streq(word, "--"))
-                        break; /* the rest belongs to init */
-                if (cmdline_word(c, word) < 0)
-                        bad++;
-        }
-        return bad;
-}
-
-int config_parse_cmdline_file(struct config *c, const char *path)
-{
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r;
-
-        r = read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return log_errno(r, "cannot read the kernel command line from %s", path);
-        /* An embedded NUL would hide the rest; treat it as a space. */
-        for (size_t i = 0; i < len; i++)
-                if (buf[i] == '\0')
-                        buf[i] = ' ';
-        return config_parse_cmdline(c, buf);
+        return -EINVAL;
 }
 
 static void drop_dir(struct config *c, unsigned i, const char *why, int err)
@@ -786,7 +433,7 @@ int config_check_dirs_in_root(struct config *c, int rootfd)
                         why = "cannot be examined";
                 for (unsigned j = 0; !why && j < i; j++) {
                         dup = st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino;
-                        if (dup || path_conflict(c->dirs[i].path, c->dirs[j].path))
+                        if (dup || config_path_conflict(c->dirs[i].path, c->dirs[j].path))
                                 why = dup ? "is the same directory as another entry"
                                           : "is nested in another entry";
                 }
@@ -802,20 +449,4 @@ int config_check_dirs_in_root(struct config *c, int rootfd)
                 i++;
         }
         return removed;
-}
-
-uint64_t config_ram_bytes(void)
-{
-        struct sysinfo si;
-        long pages, page;
-
-        if (sysinfo(&si) == 0 && si.totalram > 0)
-                return (uint64_t)si.totalram * si.mem_unit;
-        pages = sysconf(_SC_PHYS_PAGES);
-        page = sysconf(_SC_PAGESIZE);
-        if (pages > 0 && page > 0)
-                return (uint64_t)pages * (uint64_t)page;
-        /* Never 0: a percentage of 0 would become "size=0", which tmpfs reads as
-         * unlimited. Assume a small machine so that the cap stays conservative. */
-        return 512ULL << 20;
 }

@@ -4,7 +4,9 @@
  * then the config file (`key = value`, '#' comments), then the kernel command line
  * (`ephemeral.key=value`, `ephemeral=off`). A later source replaces a key's whole
  * value. Bad entries are reported (with the offending text) and skipped; the rest
- * still applies. This module is libc only: the sweeper links it too.
+ * still applies. The keys, their defaults and documentation are one table
+ * (keys.c); parse.c reads the two sources, values.c the lexical forms.
+ * This layer is libc only (the sweeper links it) and calls only src/shared/.
  */
 #pragma once
 
@@ -62,7 +64,7 @@ struct config {
         unsigned n_errors; /* bad entries seen while parsing (each already logged) */
 };
 
-/* Fill in the built-in defaults. */
+/* Fill in the built-in defaults (the table's, parsed like any value). */
 void config_init(struct config *c);
 
 /* Apply one key (without the "ephemeral." prefix; "" is the on/off switch itself)
@@ -89,8 +91,10 @@ int parse_size(const char *s, struct size_spec *ret);
 /* Resolve a size_spec against the machine's RAM (bytes). */
 uint64_t size_to_bytes(const struct size_spec *s, uint64_t ram_bytes);
 
-/* RAM of this machine in bytes (sysinfo), the base of percentage sizes; 0 if unknown. */
+/* RAM of this machine in bytes (sysinfo), the base of percentage sizes; never 0. */
 uint64_t config_ram_bytes(void);
+/* RAM + swap in bytes: no absolute size is allowed beyond it (it is capped there). */
+uint64_t config_ram_swap_bytes(void);
 
 /* Format a size for humans ("512.0M"). Returns buf. */
 char *format_size(uint64_t bytes, char *buf, unsigned len);

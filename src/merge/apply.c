@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-apply: phase 2. For every job (a lower dir updated in place, children
+ * apply: phase 2. For every job (a lower dir updated in place, children
  * before parents): rename each temporary over its target (RENAME_EXCHANGE when a
  * directory is involved on either side, then the old one is removed), delete what
  * whiteouts hide, then give the dir the upper dir's owner, mode, xattrs and times.

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-internal: what the files of the merge engine share. merge-walk.c (phase 1:
- * walk the upper, write temporaries, build the job list), merge-apply.c (phase 2:
- * renames, deletions, directory metadata), merge-copy.c (file data with holes),
- * merge-meta.c (owner, mode, xattrs, times), merge-links.c (hardlink groups),
- * merge-clean.c (temporary names, recursive removal, leftovers).
+ * merge/internal: what the files of the merge engine share. merge.c orders the
+ * phases (and argues crash safety); walk.c (phase 1: walk the upper, write
+ * temporaries, build the job list), apply.c (phase 2: renames, deletions, directory
+ * metadata), copy.c (file data with holes), meta.c (owner, mode, xattrs, times),
+ * links.c (hardlink groups), clean.c (temporary names, recursive removal,
+ * leftovers) and, at the bottom, context.c (the helpers all of them call: errors,
+ * paths, messages). No file calls merge.c.
  */
 #pragma once
 
@@ -56,6 +58,7 @@ struct merge_ctx {
         bool leftovers; /* a temporary could not be removed: keep the marker */
 };
 
+/* context.c */
 /* Record an error (already logged) for the final result. */
 void merge_fail(struct merge_ctx *c, int r);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-meta: owner, mode, xattrs and times of one entry, copied from the upper.
+ * meta: owner, mode, xattrs and times of one entry, copied from the upper.
  * Order matters: chown clears setuid/setgid and security.capability, and an ACL
  * rewrites the group bits, so: chown, drop xattrs the upper lacks (e.g. a default
  * ACL inherited by a new file), set xattrs, chmod, set security.capability, times.

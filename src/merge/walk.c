@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-walk: phase 1. Walks the upper tree next to the lower one and, for every
+ * walk: phase 1. Walks the upper tree next to the lower one and, for every
  * entry, decides what the lower needs:
  *   whiteout (char 0:0)          -> delete the lower entry (phase 2)
  *   dir over a lower dir          -> merge inside it, in place (a job of its own)

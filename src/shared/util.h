@@ -3,6 +3,10 @@
  * util: small helpers every module uses: scope-bound cleanup, string predicates,
  * whole-file reads and atomic writes relative to a directory fd. All functions
  * return 0 (or a count) on success and -errno on failure; none of them logs.
+ *
+ * Layer src/shared/: libc (and libblkid/libkmod wrappers: fsuuid, modload) with no
+ * policy of ephemeral's; includes nothing above itself. log, util, json,
+ * mountinfo, fstab, fsuuid, modload.
  */
 #pragma once
 

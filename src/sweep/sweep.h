@@ -3,8 +3,11 @@
  * sweep: the internals of `ephemeral sweep` (libc only). One file per job:
  * age.c (the staleness rule), protect.c (protected names), inuse.c (write leases,
  * flock and the /proc fallback), walk.c (the fd-pinned walker that deletes),
- * ramwatch.c (tmpfs fill warnings), setup.c (per-user ~/.cache tmpfs), cmd-sweep.c
- * (options and the daemon loop). Functions return 0 / a count or -errno.
+ * ramwatch.c (tmpfs fill warnings), setup.c (per-user ~/.cache tmpfs); the options
+ * and the daemon loop are in cmd/sweep.c. Functions return 0 / a count or -errno.
+ *
+ * Layer src/sweep/: libc only (the sweeper binary links no libkmod/libblkid; lint
+ * checks it); may call src/config/ and src/shared/.
  */
 #pragma once
 
@@ -15,13 +18,11 @@
 
 #include "config/config.h"
 
-#define SWEEP_DEFAULT_INTERVAL_SEC 60
-#define SWEEP_DEFAULT_AGE_MIN      10
-#define SWEEP_DEFAULT_MAX_DEPTH    64
-#define SWEEP_DEFAULT_MAX_DELETES  100000
-#define SWEEP_DEFAULT_MAX_SECONDS  60
-#define SWEEP_DEFAULT_STORE        "/run/initramfs/ephemeral"
-#define SWEEP_MAX_ROOTS            CONFIG_MAX_DIRS
+#define SWEEP_DEFAULT_MAX_DEPTH   64
+#define SWEEP_DEFAULT_MAX_DELETES 100000
+#define SWEEP_DEFAULT_MAX_SECONDS 60
+#define SWEEP_DEFAULT_STORE       "/run/initramfs/ephemeral"
+#define SWEEP_MAX_ROOTS           CONFIG_MAX_DIRS
 
 /* ---- age.c ---- */
 
@@ -39,12 +40,10 @@ bool entry_is_stale(const struct entry_times *t, bool is_dir, int64_t cutoff_ns)
 
 /* ---- protect.c ---- */
 
-/* The built-in protected name patterns (NULL-terminated). */
-extern const char *const sweep_default_protect[];
 /* True when name matches one of the n patterns (fnmatch, no FNM_PATHNAME tricks:
- * patterns apply to single names), or the built-in ones when use_defaults. */
-bool name_is_protected(const char *name, const char (*patterns)[256], unsigned n,
-                       bool use_defaults);
+ * patterns apply to single names). The built-in list is the default of
+ * ephemeral.sweep.protect (config/keys.c). */
+bool name_is_protected(const char *name, const char (*patterns)[256], unsigned n);
 
 /* ---- inuse.c ---- */
 

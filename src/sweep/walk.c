@@ -296,7 +296,7 @@ static int sweep_entry(struct sweep_pass *p, int dfd, const char *name, unsigned
         struct statx sx;
         int r;
 
-        if (name_is_protected(name, p->opts->protect, p->opts->n_protect, false))
+        if (name_is_protected(name, p->opts->protect, p->opts->n_protect))
                 return 0;
         r = statx_nofollow(dfd, name, &sx);
         if (r < 0) {

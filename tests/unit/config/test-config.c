@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/keys.h"
 #include "shared/log.h"
 #include "test.h"
 #include "shared/util.h"
@@ -464,4 +465,66 @@ TEST(fuzz)
                         ASSERT_TRUE(c.dirs[i].path[0] == '/' && c.dirs[i].path[1] != '\0');
         }
         log_set_max_level(LOG_LEVEL_INFO);
+}
+
+TEST(every_key_in_the_table_is_complete_and_its_default_parses)
+{
+        for (size_t i = 0; i < config_n_keys; i++) {
+                const struct config_key *k = &config_keys[i];
+                struct config one = {0};
+
+                if (!k->doc || !*k->doc)
+                        FAIL("key '%s' has no documentation", k->name);
+                if (!k->def == !k->def_text)
+                        FAIL("key '%s' needs exactly one of def and def_text", k->name);
+                if (k->type == KEY_NUMBER && (!k->max || !k->unit))
+                        FAIL("number key '%s' needs max and unit", k->name);
+                if (config_key_find(k->name) != k)
+                        FAIL("key '%s' is listed twice", k->name);
+                if (k->def && config_set(&one, k->name, k->def, "t") != 0)
+                        FAIL("default of '%s' does not parse: %s", k->name, k->def);
+                if (k->example && config_set(&one, k->name, k->example, "t") != 0)
+                        FAIL("example of '%s' does not parse: %s", k->name, k->example);
+        }
+}
+
+TEST(empty_key_after_the_prefix_is_refused_not_the_switch)
+{
+        fresh();
+        ASSERT_EQ(config_parse_cmdline(&c, "ephemeral.=off"), 1);
+        ASSERT_TRUE(c.enabled);
+        ASSERT_EQ(c.n_errors, 1);
+        ASSERT_EQ(config_parse_cmdline(&c, "ephemeral.=0 ephemeral=off"), 1);
+        ASSERT_FALSE(c.enabled);
+}
+
+TEST(empty_key_after_the_prefix_in_the_file_is_refused)
+{
+        char path[] = "/tmp/test-config-XXXXXX";
+        int fd = mkstemp(path);
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_TRUE(write(fd, "ephemeral. = off\n", 17) == 17);
+        close(fd);
+        fresh();
+        ASSERT_EQ(config_parse_file(&c, path), 1);
+        ASSERT_TRUE(c.enabled);
+        unlink(path);
+}
+
+TEST(sizes_beyond_ram_and_swap_are_capped)
+{
+        uint64_t limit = config_ram_swap_bytes();
+
+        fresh();
+        ASSERT_TRUE(limit >= config_ram_bytes());
+        ASSERT_EQ(config_set(&c, "size", "16777215T", "t"), 0);
+        ASSERT_FALSE(c.size.percent);
+        ASSERT_EQ(c.size.value, limit);
+        ASSERT_EQ(config_set(&c, "tmpfs", "/tmp:16777215T", "t"), 0);
+        ASSERT_EQ(c.tmpfs[0].size.value, limit);
+        ASSERT_EQ(config_set(&c, "size", "1M", "t"), 0);
+        ASSERT_EQ(c.size.value, 1ULL << 20);
+        ASSERT_EQ(config_set(&c, "size", "100%", "t"), 0);
+        ASSERT_EQ(c.size.value, 100);
 }

@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the sweeper's protected names (src/sweep/protect.c). */
+#include "config/config.h"
 #include "sweep/sweep.h"
 #include "test.h"
+
+/* The default list, as the sweeper gets it: ephemeral.sweep.protect's default. */
+static bool protected_by_default(const char *name)
+{
+        static struct config c;
+
+        config_init(&c);
+        return name_is_protected(name, c.protect, c.n_protect);
+}
 
 TEST(defaults_protect_the_usual_suspects)
 {
@@ -12,24 +22,22 @@ TEST(defaults_protect_the_usual_suspects)
                             "ssh",      "my-ssh-agent", ".X11-unix2", "systemd-private"};
 
         for (unsigned i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-                if (!name_is_protected(yes[i], NULL, 0, true))
+                if (!protected_by_default(yes[i]))
                         FAIL("%s should be protected", yes[i]);
         for (unsigned i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-                if (name_is_protected(no[i], NULL, 0, true))
+                if (protected_by_default(no[i]))
                         FAIL("%s should not be protected", no[i]);
 }
 
-TEST(configured_globs_add_to_the_defaults)
+TEST(configured_globs_replace_the_defaults)
 {
         const char pats[][256] = {"keep-*", "*.pid", "exact"};
 
-        ASSERT_TRUE(name_is_protected("keep-me", pats, 3, true));
-        ASSERT_TRUE(name_is_protected("daemon.pid", pats, 3, true));
-        ASSERT_TRUE(name_is_protected("exact", pats, 3, true));
-        ASSERT_FALSE(name_is_protected("exactly", pats, 3, true));
-        ASSERT_TRUE(name_is_protected(".X11-unix", pats, 3, true));
-        ASSERT_FALSE(name_is_protected(".X11-unix", pats, 3, false));
-        ASSERT_TRUE(name_is_protected("keep-me", pats, 3, false));
+        ASSERT_TRUE(name_is_protected("keep-me", pats, 3));
+        ASSERT_TRUE(name_is_protected("daemon.pid", pats, 3));
+        ASSERT_TRUE(name_is_protected("exact", pats, 3));
+        ASSERT_FALSE(name_is_protected("exactly", pats, 3));
+        ASSERT_FALSE(name_is_protected(".X11-unix", pats, 3));
 }
 
 TEST(leading_dot_must_be_explicit)
@@ -37,14 +45,14 @@ TEST(leading_dot_must_be_explicit)
         const char pats[][256] = {"*"};
 
         /* Like the shell: "*" does not match hidden names. */
-        ASSERT_TRUE(name_is_protected("visible", pats, 1, false));
-        ASSERT_FALSE(name_is_protected(".hidden", pats, 1, false));
+        ASSERT_TRUE(name_is_protected("visible", pats, 1));
+        ASSERT_FALSE(name_is_protected(".hidden", pats, 1));
 }
 
 TEST(character_classes)
 {
         const char pats[][256] = {"cache-[0-9]"};
 
-        ASSERT_TRUE(name_is_protected("cache-7", pats, 1, false));
-        ASSERT_FALSE(name_is_protected("cache-x", pats, 1, false));
+        ASSERT_TRUE(name_is_protected("cache-7", pats, 1));
+        ASSERT_FALSE(name_is_protected("cache-x", pats, 1));
 }
