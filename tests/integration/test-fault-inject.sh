@@ -12,11 +12,13 @@
 #     are untouched, and a second mount without faults cleans up.
 # The calls the loader and the sanitizer runtime make before main (counted on a
 # run of `CMD --help`) are skipped: N counts from the first call of the command.
-# Default matrix: every syscall, N in {1, 2, middle, last}, one errno per (syscall,
-# N) in rotation (each syscall sees EIO, ENOSPC, EACCES and ENOMEM). With
-# EPHEMERAL_FAULT_FULL=1: N in {1, 2, 3, quarter, middle, 3 quarters, last-1,
-# last} times all four errnos. EPHEMERAL_FAULT_ONLY=REGEX keeps the cases
-# ("syscall errno N") that match. Runs $EPHEMERAL (the ASan build in tests/run).
+# Default matrix: every syscall, N in {1, middle, last}, one errno per (syscall,
+# N) in rotation, plus EPHEMERAL_FAULT_EXTRA (40; half as many for mount) cases
+# (syscall, N, errno) drawn at random from a seed that is printed (repeat a run
+# with EPHEMERAL_FAULT_SEED). With EPHEMERAL_FAULT_FULL=1: N in {1, 2, 3,
+# quarter, middle, 3 quarters, last-1, last} times EIO, ENOSPC, EACCES, ENOMEM.
+# EPHEMERAL_FAULT_ONLY=REGEX keeps the cases ("syscall errno N") that match.
+# Runs $EPHEMERAL (the ASan build in tests/run; LeakSanitizer off under strace).
 set -uo pipefail
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
@@ -36,6 +38,9 @@ cd "$SCRATCH" || exit 1
 # LeakSanitizer stops the world with ptrace, which fails under strace.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 ERRNOS=(EIO ENOSPC EACCES ENOMEM)
+seed=${EPHEMERAL_FAULT_SEED:-$(($(date +%s) % 100000))}
+extra=${EPHEMERAL_FAULT_EXTRA:-40}
+diag "seed $seed for the $extra drawn cases (repeat with EPHEMERAL_FAULT_SEED=$seed)"
 # Process start and exit: a failure there is the loader's, not ours.
 SKIP=" execve exit_group arch_prctl set_tid_address set_robust_list rseq rt_sigaction sigaltstack getpid clock_gettime "
 
@@ -43,7 +48,7 @@ R=$SCRATCH/root   # the root the commands see
 L=$SCRATCH/disk   # the same filesystem without the overlay: what is on disk
 S=$SCRATCH/store
 loop_fs "$SCRATCH/root.img" 64M 5e1f7a11-0000-4000-8000-00000000fa17 "$R" || { not_ok "loop-mounted ext4"; finish; }
-mkdir -p "$L" && mount --bind "$R" "$L"
+mkdir -p "$L" "$R/var/log" && mount --bind "$R" "$L"
 scenario_lower "$R/etc"
 cp -a "$R/etc" "$SCRATCH/pristine"
 make_store "$S"
@@ -75,31 +80,40 @@ counts() {
 	awk '$1 ~ /^[0-9]+$/ && $2 != "total" { print $1, $2 }' "$out.raw" | sort -k2 >"$out"
 }
 
-# matrix COUNTS BASE: "syscall errno N" lines of the matrix, N past the BASE
-# counts (the calls made before main).
+# matrix COUNTS BASE EXTRA SEED: "syscall errno N" lines of the matrix, N past the
+# BASE counts (the calls made before main); EXTRA more cases drawn from SEED.
 matrix() {
-	local i=0 calls name n e base c
+	local i=0 calls name n e base c k
+	local -a rows
 	while read -r calls name; do
 		case $SKIP in *" $name "*) continue ;; esac
 		base=$(awk -v n="$name" '$2 == n { print $1 }' "$2")
 		base=${base:-0}
 		c=$((calls - base))
-		[ "$c" -ge 1 ] || continue
-		if [ -n "${EPHEMERAL_FAULT_FULL:-}" ]; then
-			for n in 1 2 3 $((c / 4)) $((c / 2)) $((c * 3 / 4)) $((c - 1)) "$c"; do
-				[ "$n" -ge 1 ] && [ "$n" -le "$c" ] && echo "$n"
-			done | sort -nu | while read -r n; do
-				for e in "${ERRNOS[@]}"; do echo "$name $e $((base + n))"; done
-			done
-		else
-			for n in 1 2 $(((c + 1) / 2)) "$c"; do
-				[ "$n" -le "$c" ] && echo "$n"
-			done | sort -nu | while read -r n; do
-				echo "$name ${ERRNOS[$(((i + n) % 4))]} $((base + n))"
-			done
-			i=$((i + 1))
-		fi
-	done <"$1" | grep -E -- "${EPHEMERAL_FAULT_ONLY:-.}"
+		[ "$c" -ge 1 ] && rows+=("$name $base $c")
+	done <"$1"
+	RANDOM=$4
+	{
+		for row in "${rows[@]}"; do
+			read -r name base c <<<"$row"
+			if [ -n "${EPHEMERAL_FAULT_FULL:-}" ]; then
+				for n in 1 2 3 $((c / 4)) $((c / 2)) $((c * 3 / 4)) $((c - 1)) "$c"; do
+					[ "$n" -ge 1 ] && [ "$n" -le "$c" ] && echo "$n"
+				done | sort -nu | while read -r n; do
+					for e in "${ERRNOS[@]}"; do echo "$name $e $((base + n))"; done
+				done
+			else
+				for n in 1 $(((c + 1) / 2)) "$c"; do echo "$n"; done | sort -nu | while read -r n; do
+					echo "$name ${ERRNOS[$(((i + n) % 4))]} $((base + n))"
+				done
+				i=$((i + 1))
+			fi
+		done
+		for ((k = 0; k < $3; k++)); do
+			read -r name base c <<<"${rows[$((RANDOM % ${#rows[@]}))]}"
+			echo "$name ${ERRNOS[$((RANDOM % 4))]} $((base + RANDOM % c + 1))"
+		done
+	} | sort -k1,1 -k3,3n -k2,2 -u | grep -E -- "${EPHEMERAL_FAULT_ONLY:-.}"
 }
 
 # unmount DIR...: every mount at or below each DIR, deepest first.
@@ -132,7 +146,7 @@ counts "$SCRATCH/flush.counts" "${flush[@]}"
 counts "$SCRATCH/flush.base" "$EPHEMERAL" flush --help
 "$MANIFEST" "$L/etc" >"$SCRATCH/lower"
 same_manifest "without faults the flush merges exactly" "$SCRATCH/merged" "$SCRATCH/lower"
-matrix "$SCRATCH/flush.counts" "$SCRATCH/flush.base" >"$SCRATCH/flush.matrix"
+matrix "$SCRATCH/flush.counts" "$SCRATCH/flush.base" "$extra" "$seed" >"$SCRATCH/flush.matrix"
 diag "flush: $(wc -l <"$SCRATCH/flush.counts") syscalls, $(wc -l <"$SCRATCH/flush.matrix") cases"
 
 failed_rc=0
@@ -200,7 +214,7 @@ counts "$SCRATCH/mount.counts" "${mount_cmd[@]}"
 unmount "$M" "$MS"
 check "without faults mount removes every temporary" test -z "$(temporaries "$M/etc" | grep -v not-a-temporary)"
 counts "$SCRATCH/mount.base" "$EPHEMERAL" mount --help
-matrix "$SCRATCH/mount.counts" "$SCRATCH/mount.base" >"$SCRATCH/mount.matrix"
+matrix "$SCRATCH/mount.counts" "$SCRATCH/mount.base" "$((extra / 2))" "$((seed + 1))" >"$SCRATCH/mount.matrix"
 diag "mount: $(wc -l <"$SCRATCH/mount.counts") syscalls, $(wc -l <"$SCRATCH/mount.matrix") cases"
 while read -r sc e n; do
 	what="mount, $sc #$n fails with $e"
