@@ -123,7 +123,6 @@ unmount() {
 		found=
 		for d in "$@"; do
 			while read -r m; do
-				[ -n "${FAULT_DEBUG:-}" ] && diag "unmounting $m"
 				umount -l "$m" && found=1
 			done < <(awk -v d="$d" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | sort -r)
 		done

@@ -105,7 +105,6 @@ for t in $(seq 1 "$trials"); do
 	entry_manifest "$R/etc" >"$SCRATCH/cur"
 	res=$(old_or_new "$SCRATCH/old" "$SCRATCH/new" "$SCRATCH/cur" $SCENARIO_UNITS)
 	[ "${res##*$'\n'}" = bad=0 ] || problems+="not old-or-new after the cut: $(head -5 <<<"$res" | tr '\n' ';') "
-	[ -n "${POWER_DEBUG:-}" ] && sed "s/^/#   flush: /" "$SCRATCH/out" && date +"# %T"
 	marker=no
 	[ -e "$R/etc/.#ephemeral.flush-in-progress" ] && marker=yes
 	"$EPHEMERAL" mount --root "$R" --store "$MS" --cmdline "$SCRATCH/cmdline" --config /dev/null \
