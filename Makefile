@@ -69,11 +69,31 @@ $(BUILD)/tests/test-%: test-%.c tests/lib/test.h $(BUILD)/libephemeral.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(BUILD)/libephemeral.a \
 		$(shell pkg-config --libs $(PKGS))
 
-unit-bins: $(UNIT_BINS) $(BUILD)/tests/manifest
+unit-bins: $(UNIT_BINS) $(BUILD)/tests/manifest $(BUILD)/tests/godown
 
-# Test tool (tree manifests for comparisons): libc only and static, so it can be
-# copied into a test VM; never built with the sanitizers.
+# Fuzz harnesses (clang's libFuzzer, ASan, UBSan) over the libc-only code that reads
+# untrusted text: the sweeper's set plus the state file. tests/integration/test-fuzz.sh
+# runs them on tests/fuzz/corpus/ for a bounded time.
+FUZZ_CC    ?= clang
+FUZZ_SRCS  := $(sort $(SWEEP_LIBC) src/config/state.c)
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Isrc -g -O1 \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+
+fuzz: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard src/shared/*.h src/config/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS)
+
+# Test tools (tree manifests for comparisons; godown, the ext4 shutdown ioctl for
+# the power-loss test): libc only and static, so they can be copied into a test VM;
+# never built with the sanitizers.
 $(BUILD)/tests/manifest: tests/lib/manifest.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -static -o $@ $<
+
+$(BUILD)/tests/godown: tests/lib/godown.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -static -o $@ $<
 
@@ -135,5 +155,5 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo vm bench lint install clean unit-bins docs
+.PHONY: all check check-fast demo vm bench lint install clean unit-bins docs fuzz
 -include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d

@@ -4,7 +4,9 @@
  * It reads the configuration (defaults < --config < --cmdline), loads overlayfs,
  * mounts the store tmpfs at --store and runs the mount steps (see mount.h). It
  * never fails the boot: exit 0 when all is well, 100 when configuration entries
- * were skipped, 111 when a mount failed (each failure already reported).
+ * were skipped, 111 when a mount failed (each failure already reported) or the
+ * kernel command line could not be read (then nothing is mounted: it may hold
+ * the rescue switch ephemeral=off).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,7 +103,7 @@ static void help(void)
             "  --config FILE   config file (default " DEFAULT_CONFIG ", else DIR" DEFAULT_CONFIG
             ")\n"
             "Exit status: 0 all mounted, 100 configuration entries skipped, 111 a mount "
-            "failed.\n");
+            "failed\nor the kernel command line could not be read (then nothing is mounted).\n");
 }
 
 static int read_config(struct mount_ctx *ctx, const char *config, const char *cmdline,
@@ -117,9 +119,9 @@ static int read_config(struct mount_ctx *ctx, const char *config, const char *cm
                 config = alt;
         if (config_parse_file(&ctx->cfg, config) < 0)
                 ctx->cfg.n_errors++;
-        if (config_parse_cmdline_file(&ctx->cfg, cmdline) < 0)
-                ctx->cfg.n_errors++;
-        return 0;
+        /* Fail closed: a command line that could not be read may hold the rescue
+         * switch ephemeral=off (the error is already logged). */
+        return config_parse_cmdline_file(&ctx->cfg, cmdline) < 0 ? -EIO : 0;
 }
 
 static int mount_store(struct mount_ctx *ctx, const char *store)
@@ -264,7 +266,11 @@ int cmd_mount(int argc, char *argv[])
         ctx->ram = config_ram_bytes();
         (void)log_open_kmsg(); /* early boot: make every line reach the console */
         snprintf(ctx->root, sizeof(ctx->root), "%s", root);
-        read_config(ctx, config, cmdline, explicit_config);
+        if (read_config(ctx, config, cmdline, explicit_config) < 0) {
+                log_error("cannot tell whether the kernel command line says ephemeral=off: "
+                          "mounting nothing");
+                return EXIT_SYSTEM;
+        }
         if (!ctx->cfg.enabled) {
                 log_notice("disabled (ephemeral=off): nothing mounted");
                 return EXIT_OK;
