@@ -216,3 +216,20 @@ int parse_u64(const char *s, uint64_t *ret)
         *ret = v;
         return 0;
 }
+
+const char *str_escape(char *out, size_t len, const char *s)
+{
+        size_t pos = 0;
+
+        if (!len)
+                return out;
+        for (; *s && pos + 5 < len; s++) {
+                unsigned char ch = (unsigned char)*s;
+                if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+                        pos += (size_t)snprintf(out + pos, len - pos, "\\x%02x", ch);
+                else
+                        out[pos++] = (char)ch;
+        }
+        out[pos] = '\0';
+        return out;
+}

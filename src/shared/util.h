@@ -72,6 +72,10 @@ static inline bool streq(const char *a, const char *b)
         return strcmp(a, b) == 0;
 }
 
+/* s for a log line: bytes outside printable ASCII (and a backslash) as \xHH, cut to fit
+ * len. Returns out. */
+const char *str_escape(char *out, size_t len, const char *s);
+
 /* Returns a pointer past the prefix, or NULL when s does not start with it. */
 static inline const char *startswith(const char *s, const char *prefix)
 {
