@@ -39,8 +39,9 @@ static void drop_unused_caches(const char *label)
 
         sync();
         if (fd < 0 || write(fd, "2\n", 2) != 2)
-                log_warning_errno(errno, "%s: cannot drop the unused dentries of the detached "
-                                         "overlay (/proc/sys/vm/drop_caches)",
+                log_warning_errno(errno,
+                                  "%s: cannot drop the unused dentries of the detached "
+                                  "overlay (/proc/sys/vm/drop_caches)",
                                   label);
 }
 

@@ -28,8 +28,7 @@ static int check_one(const struct mount_entry *e, void *userdata)
         a->count++;
         log_error("the overlay on %s keeps its changes in %s, but the store's state cannot be "
                   "read (%s): these changes are UNREACHABLE and will be LOST at poweroff",
-                  str_escape(e1, sizeof(e1), e->target), str_escape(e2, sizeof(e2), upper),
-                  a->why);
+                  str_escape(e1, sizeof(e1), e->target), str_escape(e2, sizeof(e2), upper), a->why);
         return 0;
 }
 
@@ -39,8 +38,9 @@ int unreachable_overlays(const char *store, const char *why)
         int r = mountinfo_foreach(check_one, &a);
 
         if (r < 0)
-                return log_errno(r, "cannot read /proc/self/mountinfo to tell whether an overlay "
-                                    "still uses the store %s",
+                return log_errno(r,
+                                 "cannot read /proc/self/mountinfo to tell whether an overlay "
+                                 "still uses the store %s",
                                  store);
         return a.count;
 }

@@ -31,7 +31,7 @@ debootstrap --variant=minbase --cache-dir="$E2E_CACHE/debs" \
 # dracut explicitly makes apt take dracut (it conflicts with initramfs-tools). A
 # trimmed module list keeps the image the kernel's postinst builds (and ours) small.
 mkdir -p "$root.tmp/etc/dracut.conf.d"
-cat >"$root.tmp/etc/dracut.conf.d/10-e2e.conf" <<'CONF'
+cat >"$root.tmp/etc/dracut.conf.d/10-e2e.conf" <<CONF
 # ephemeral e2e test system: a generic (not host-only) systemd initramfs.
 hostonly="no"
 dracutmodules=" ${E2E_DRACUT_MODULES:-systemd systemd-initrd dracut-systemd base fs-lib rootfs-block kernel-modules udev-rules shutdown} "

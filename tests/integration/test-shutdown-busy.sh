@@ -18,7 +18,12 @@ need_binary
 in_private_mount_ns "$@"
 make_scratch_tmpfs
 HOLDERS=()
-trap 'for p in "${HOLDERS[@]}"; do kill "$p" 2>/dev/null; done; cleanup_scratch' EXIT
+kill_holders() {
+	local p
+	for p in "${HOLDERS[@]}"; do kill "$p" 2>/dev/null; done
+	cleanup_scratch
+}
+trap kill_holders EXIT
 
 # booted NAME: a fresh ext4 root on R (device DEV) with the overlays mounted by
 # `ephemeral mount`, store on S. Runs in this shell (not through check: R, S and
@@ -51,6 +56,7 @@ boot_root() {
 # --- busy overlay
 if booted busy; then
 	# Holders opened before the changes, as the init's shell opened its script.
+	# shellcheck disable=SC2217 # the fd is the point: sleep holds the file open
 	sleep 1000 <"$R/etc/init.d/rc" &
 	HOLDERS+=($!) fd_pid=$!
 	(cd "$R/etc/deldir" && exec sleep 1000) &
