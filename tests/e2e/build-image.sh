@@ -24,8 +24,8 @@ kver=$(basename "$(echo "$root"/usr/lib/modules/*)")
 # What goes into the image from this repository, staged first so it can be hashed.
 inst=$E2E_DIR/install
 rm -rf "$inst"
-# Exactly what a user gets from `make install PREFIX=/usr`.
-make -C "$TOP" -s install DESTDIR="$inst" PREFIX=/usr >/dev/null
+# Exactly what a user gets from `make install` (PREFIX defaults to /usr).
+make -C "$TOP" -s install DESTDIR="$inst" >/dev/null
 install -Dm755 "$E2E_SRC/guest/e2e-guest.sh" "$inst/usr/local/lib/e2e/e2e-guest.sh"
 if declare -F variant_install >/dev/null; then
 	variant_install "$inst" # the scenario runner's start-up, the init's install steps

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # sourced by lib-e2e.sh; the variables are read there
 # E2E_VARIANT=openrc: Debian bookworm with sysvinit-core + openrc (no systemd), booted
 # with dracut's shell init. The project is installed as README's "OpenRC" section
-# says: `make install PREFIX=/usr`, then `rc-update add ephemeral-flush off`.
+# says: `make install`, then `rc-update add ephemeral-flush off`.
 
 E2E_INCLUDE=udev,kmod,attr,acl,libcap2-bin,procps,psmisc
 E2E_APT_PACKAGES="sysvinit-core openrc"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # sourced by lib-e2e.sh; the variables are read there
 # E2E_VARIANT=runit: Debian bookworm with runit-init (runit as PID 1, stage 3 runs the
 # /etc/rc0.d K scripts), booted with dracut's shell init. The project is installed as
-# README's "runit" section says: `make install PREFIX=/usr`, then
+# README's "runit" section says: `make install`, then
 # `update-rc.d ephemeral-shutdown defaults`.
 
 E2E_INCLUDE=udev,kmod,attr,acl,libcap2-bin,procps,psmisc
