@@ -155,6 +155,64 @@ if step "runit: booted root" booted_root runit; then
 	finish_root runit
 fi
 
+# --- Void/Artix runit: a stand-in of void-runit's stage 3 (/etc/runit/3 sources
+# /etc/runit/shutdown.d/*.sh in order), its 80-filesystems.sh verbatim (umount -r -a
+# -t nosysfs,noproc,nodevtmpfs,notmpfs; remount / read-only) with util-linux's mount,
+# the steps before 75 as stubs (70-pkill would kill this machine's processes). The
+# stage-3 shell reads its scripts from /etc through the overlay: flush must name it,
+# merge, and leave / able to go read-only.
+void_stage3_root() {
+	local d=$R/etc/runit
+	# shellcheck disable=SC2016
+	bash -c '. "$TOP/tests/lib/mkinitcpio-standin.sh"; BUILDROOT=$1
+		add_binary "$(type -P mount)" /usr/bin/mount.util-linux
+		add_binary "$(type -P umount)" /usr/bin/umount.util-linux' _ "$R" || return 1
+	ln -sf umount.util-linux "$R/usr/bin/umount" && ln -sf mount.util-linux "$R/usr/bin/mount" || return 1
+	cat >"$d/3" <<'SH' || return 1
+#!/bin/sh
+PATH=/usr/bin:/usr/sbin
+. /etc/runit/functions
+detect_container
+[ -r /etc/rc.conf ] && . /etc/rc.conf
+echo
+for f in /etc/runit/shutdown.d/*.sh; do
+	[ -r $f ] && . $f
+done
+SH
+	printf '%s\n' 'msg() { echo "=> $*"; }' 'detect_container() { :; }' \
+		'deactivate_vgs() { :; }' 'deactivate_crypt() { :; }' >"$d/functions"
+	for step in 10-sv-stop 30-seedrng 60-udev 70-pkill; do
+		echo "msg \"$step (stand-in)\"" >"$d/shutdown.d/$step.sh"
+	done
+	cat >"$d/shutdown.d/80-filesystems.sh" <<'SH'
+if [ -z "$IS_CONTAINER" ]; then
+    msg "Unmounting filesystems, disabling swap..."
+    swapoff -a
+    umount -r -a -t nosysfs,noproc,nodevtmpfs,notmpfs
+    msg "Remounting rootfs read-only..."
+    LIBMOUNT_FORCE_MOUNT2=always mount -o remount,ro /
+fi
+
+sync
+
+if [ -z "$IS_CONTAINER" ]; then
+    deactivate_vgs
+    deactivate_crypt
+fi
+SH
+}
+if step "void-runit: booted root" booted_root void && step "void-runit: stage 3 stand-in" void_stage3_root; then
+	out=$(chroot "$R" /usr/bin/sh /etc/runit/3 2>&1)
+	assert_match "void-runit: stage 3 ran our step between 70 and 80" \
+		"70-pkill \(stand-in\).*Merging the ephemeral RAM overlays.*Unmounting filesystems" "$(tr '\n' ' ' <<<"$out")"
+	assert_match "void-runit: flush named the stage-3 shell holding /etc" 'held by pid [0-9]+ \(sh\): /etc/runit/' "$out"
+	check_fails "void-runit: no failure" grep -E 'UNREACHABLE|merging failed' <<<"$out"
+	assert_match "void-runit: 80-filesystems made / read-only" '^ro(,|$)' "$(findmnt -n -o OPTIONS --mountpoint "$R")"
+	check "void-runit: the store (tmpfs) is still mounted" findmnt -n --mountpoint "$R/run/initramfs/ephemeral"
+	check_on_disk void-runit
+	finish_root void-runit
+fi
+
 # --- OpenRC. Upstream (Artix): the shutdown runlevel starts it after killprocs,
 # before mount-ro. Debian (sysvinit-core + openrc): `openrc off` starts it (nothing
 # happens), `openrc shutdown` stops it after sendsigs, before umountnfs.sh/umountfs.
