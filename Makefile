@@ -2,7 +2,7 @@
 # build/ephemeral-sweep; `make check` runs every test (see README.md).
 VERSION     := 0.1.0
 BUILD       ?= build
-PREFIX      ?= /usr/local
+PREFIX      ?= /usr
 BINDIR      ?= $(PREFIX)/bin
 DATADIR     ?= $(PREFIX)/share
 DRACUTDIR   ?= /usr/lib/dracut/modules.d/90ephemeral
@@ -143,6 +143,8 @@ install: all
 	for f in $(wildcard runtime/system-shutdown/*); do \
 		$(call subst_install,755,$$f,$(DESTDIR)$(SHUTDOWNDIR)/$${f##*/}); done
 	for f in $(wildcard runtime/openrc/*); do \
+		$(call subst_install,755,$$f,$(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}); done
+	for f in $(wildcard runtime/sysv/*); do \
 		$(call subst_install,755,$$f,$(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}); done
 	for f in $(wildcard runtime/runit/shutdown.d/*); do \
 		$(call subst_install,644,$$f,$(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}); done

@@ -23,6 +23,7 @@
 #include "cmd/commands.h"
 #include "shared/log.h"
 #include "shutdown/target.h"
+#include "shutdown/unreachable.h"
 #include "merge/merge.h"
 #include "config/state.h"
 #include "shared/util.h"
@@ -101,6 +102,7 @@ static int flush_dir(struct flush_run *f, unsigned i)
         r = merge_target_open(f->root, d, f->store, f->dry_run, &f->targets[i]);
         if (r < 0)
                 return r;
+        o.pins = &f->targets[i].pins;
         r = merge_tree(upperfd, f->targets[i].fd, &o, &st);
         if (f->dry_run)
                 return r;
@@ -219,6 +221,25 @@ static int parse_args(struct flush_run *f, int argc, char *argv[])
         return 1;
 }
 
+/* The store or its state is missing or unreadable (err). Fail closed: "nothing to
+ * merge" (0) only when no overlay still keeps changes in the store. */
+static int no_state(struct flush_run *f, int err)
+{
+        char why[PATH_MAX + 128];
+        int n;
+
+        snprintf(why, sizeof(why), "%s/%s: %s", f->store, STATE_FILE, strerror(-err));
+        n = unreachable_overlays(f->store, why);
+        if (n == 0 && err == -ENOENT) {
+                printf("no state in %s and no overlay uses it: nothing to merge\n", f->store);
+                return EXIT_OK;
+        }
+        if (n == 0)
+                log_errno(err, "cannot read the state %s/%s", f->store, STATE_FILE);
+        log_error("flush failed: nothing was merged");
+        return EXIT_SYSTEM;
+}
+
 /* Deep trees hold a few descriptors per level: allow as many as permitted. */
 static void raise_fd_limit(void)
 {
@@ -246,15 +267,10 @@ int cmd_flush(int argc, char *argv[])
         raise_fd_limit();
 
         f.storefd = open(f.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (f.storefd < 0) {
-                log_errno(errno, "cannot open the store %s", f.store);
-                return EXIT_SYSTEM;
-        }
-        r = state_read(f.storefd, &f.state);
+        r = f.storefd < 0 ? -errno : state_read(f.storefd, &f.state);
         if (r < 0) {
-                log_errno(r, "cannot read the state %s/%s", f.store, STATE_FILE);
-                close(f.storefd);
-                return EXIT_SYSTEM;
+                f.storefd = safe_close(f.storefd);
+                return no_state(&f, r);
         }
 
         for (unsigned i = 0; i < f.state.n_dirs; i++) {

@@ -23,6 +23,32 @@ static void drop_tmp(struct merge_ctx *c, int ldir, const char *tmp)
                 c->leftovers = true;
 }
 
+/* Is dirfd/name a lower entry that something still uses through a lazily detached
+ * overlay (merge_opts.pins)? Unlinking it would leave an orphan that keeps the root
+ * from going read-only. */
+static bool is_pinned(const struct merge_ctx *c, int dirfd, const char *name)
+{
+        const struct merge_pins *p = c->o->pins;
+        struct stat st;
+
+        if (!p || !p->n || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        for (size_t i = 0; i < p->n; i++)
+                if (p->v[i].dev == st.st_dev && p->v[i].ino == st.st_ino)
+                        return true;
+        return false;
+}
+
+/* The old version of path, in use, stays under the temporary name tmp (with the
+ * marker) until a later run removes it. */
+static void keep_pinned(struct merge_ctx *c, const char *path, const char *tmp)
+{
+        c->leftovers = true;
+        log_warning("'%s': its old version is still in use through the detached overlay: "
+                    "kept as %s until the next run removes it",
+                    path, tmp);
+}
+
 static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const struct op *op)
 {
         const char *path = merge_path(c, j->relpath, op->name);
@@ -30,6 +56,15 @@ static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const s
         const char *old = op->tmp;
         int r;
 
+        if (!op->exchange && is_pinned(c, ldir, op->name)) {
+                if (renameat2(ldir, op->tmp, ldir, op->name, RENAME_EXCHANGE) == 0) {
+                        c->st->written += op->entries;
+                        keep_pinned(c, path, op->tmp);
+                        return 0;
+                }
+                log_warning_errno(errno, "'%s' is in use, but cannot be exchanged: replacing it",
+                                  path);
+        }
         if (!op->exchange) {
                 if (renameat(ldir, op->tmp, ldir, op->name) < 0) {
                         r = log_errno(errno, "cannot replace '%s'", path);
@@ -69,6 +104,10 @@ static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const s
                 old = aside;
         }
         c->st->written += op->entries;
+        if (is_pinned(c, ldir, old)) {
+                keep_pinned(c, path, old);
+                return 0;
+        }
         r = merge_rm_rf(ldir, old, c->lower_dev, &c->st->deleted);
         if (r < 0) {
                 c->leftovers = true;
@@ -88,6 +127,14 @@ static int do_delete(struct merge_ctx *c, const struct job *j, int ldir, const s
                 if (errno == ENOENT)
                         return 0;
                 return log_errno(errno, "cannot stat '%s'", path);
+        }
+        if (is_pinned(c, ldir, op->name)) {
+                /* Out of the way under a temporary name, but not unlinked. */
+                merge_tmp_name(c, tmp);
+                if (renameat(ldir, op->name, ldir, tmp) < 0)
+                        return log_errno(errno, "cannot delete '%s'", path);
+                keep_pinned(c, path, tmp);
+                return 0;
         }
         if (!S_ISDIR(st.st_mode)) {
                 if (unlinkat(ldir, op->name, 0) < 0)

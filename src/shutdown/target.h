@@ -15,9 +15,12 @@
 #include <stdbool.h>
 
 #include "config/state.h"
+#include "shutdown/holders.h"
 
 struct merge_target {
         int fd;                      /* the lower dir, O_DIRECTORY */
+        struct holder_paths held;    /* paths in use when the overlay had to be detached lazily */
+        struct merge_pins pins;      /* the lower inodes on them: the merge must not unlink these */
         char mnt[PATH_MAX];          /* our own mount of the filesystem, "" if none */
         char remounted[PATH_MAX];    /* mount point remounted read-write, "" if none */
         unsigned long remount_flags; /* flags to restore it read-only with */
