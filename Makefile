@@ -123,6 +123,7 @@ install-bin: all
 	install -Dm755 $(BUILD)/ephemeral $(DESTDIR)$(BINDIR)/ephemeral
 	install -Dm755 $(BUILD)/ephemeral-sweep $(DESTDIR)$(BINDIR)/ephemeral-sweep
 	install -Dm644 man/ephemeral.8 $(DESTDIR)$(MANDIR)/man8/ephemeral.8
+	install -Dm644 man/ephemeral-sweep.8 $(DESTDIR)$(MANDIR)/man8/ephemeral-sweep.8
 	install -Dm644 man/ephemeral.conf.5 $(DESTDIR)$(MANDIR)/man5/ephemeral.conf.5
 	if [ -f runtime/ephemeral.conf.example ]; then \
 		install -Dm644 runtime/ephemeral.conf.example $(DESTDIR)$(DATADIR)/doc/ephemeral/ephemeral.conf.example; fi

@@ -23,6 +23,15 @@ sweeper_libs() { readelf -d build/ephemeral-sweep | sed -n 's/.*(NEEDED).*\[\(.*
 check test "$(sweeper_libs)" = "libc.so.6 "
 check tests/gen-docs.sh --check build/ephemeral
 # The man pages render without a single groff warning (all warnings on).
-man_clean() { local w; w=$(groff -ww -man -Tutf8 -z "$1" 2>&1) && [ -z "$w" ] || { echo "$w"; return 1; }; }
-for f in man/*.[1-9]; do check man_clean "$f"; done
+# shellcheck disable=SC2317 # called through check
+man_clean() {
+	local w
+	w=$(groff -ww -man -Tutf8 -z "$1" 2>&1) || { echo "$w"; return 1; }
+	[ -z "$w" ] || { echo "$w"; return 1; }
+}
+for f in man/*.[1-9]; do grep -q "^\.so " "$f" || check man_clean "$f"; done
+# One version: the Makefile's VERSION is the Debian package's and the man pages'.
+version=$(sed -n 's/^VERSION *:= *//p' Makefile)
+check test "$(head -n 1 debian/changelog | sed 's/^[^(]*(\([^)]*\)).*/\1/')" = "$version"
+for f in man/ephemeral.8 man/ephemeral.conf.5; do check grep -q "^\.TH .* \"ephemeral $version\"" "$f"; done
 exit 0
