@@ -171,8 +171,13 @@ install-runit:
 	for d in $(wildcard runtime/runit/sv/*); do \
 		$(call subst_install,755,$$d/run,$(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run); done
 
+# The source tarball the Arch PKGBUILD and the RPM spec (packaging/) build from.
+dist:
+	@mkdir -p $(BUILD)
+	git archive --format=tar.gz --prefix=ephemeral-$(VERSION)/ -o $(BUILD)/ephemeral-$(VERSION).tar.gz HEAD
+
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo vm bench lint install $(INSTALL_PARTS) clean unit-bins docs
+.PHONY: all check check-fast demo vm bench lint install $(INSTALL_PARTS) dist clean unit-bins docs
 -include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d
