@@ -10,6 +10,9 @@ INITCPIODIR ?= /usr/lib/initcpio
 UNITDIR     ?= /usr/lib/systemd/system
 SHUTDOWNDIR ?= /usr/lib/systemd/system-shutdown
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
+INITRAMFSTOOLSDIR ?= /usr/share/initramfs-tools
+PKGLIBDIR   ?= $(PREFIX)/lib/ephemeral
+MANDIR      ?= $(DATADIR)/man
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
 
@@ -121,41 +124,84 @@ bench: all
 	bench/run
 
 lint:
-	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | \
+	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'initramfs-tools/*' 'runtime/*' | \
 		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' | sort -u)
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*/*.c' 'tests/lib/*.h')
 
-# Runtime files name the binary as @BINDIR@/ephemeral; install substitutes the real dir.
+# Runtime files name the binary as @BINDIR@/ephemeral and our helper scripts'
+# directory as @PKGLIBDIR@; install substitutes the real dirs.
 # $(call subst_install,MODE,SRC,DEST)
-subst_install = sed 's|@BINDIR@|$(BINDIR)|g' $(2) > $(BUILD)/.subst && install -Dm$(1) $(BUILD)/.subst $(3)
+subst_install = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' $(2) > $(BUILD)/.subst.$$$$ && \
+	install -Dm$(1) $(BUILD)/.subst.$$$$ $(3) && rm -f $(BUILD)/.subst.$$$$
 
-install: all
+# `make install` installs everything; packagers pick what fits: install-bin (the
+# binaries, man pages, example config) plus one target per initramfs generator and
+# per init system.
+INSTALL_PARTS := install-bin install-dracut install-initcpio install-initramfs-tools \
+	install-systemd install-openrc install-runit
+install: $(INSTALL_PARTS)
+
+install-bin: all
 	install -Dm755 $(BUILD)/ephemeral $(DESTDIR)$(BINDIR)/ephemeral
 	install -Dm755 $(BUILD)/ephemeral-sweep $(DESTDIR)$(BINDIR)/ephemeral-sweep
+	install -Dm644 man/ephemeral.8 $(DESTDIR)$(MANDIR)/man8/ephemeral.8
+	install -Dm644 man/ephemeral-sweep.8 $(DESTDIR)$(MANDIR)/man8/ephemeral-sweep.8
+	install -Dm644 man/ephemeral.conf.5 $(DESTDIR)$(MANDIR)/man5/ephemeral.conf.5
+	if [ -f runtime/ephemeral.conf.example ]; then \
+		install -Dm644 runtime/ephemeral.conf.example $(DESTDIR)$(DATADIR)/doc/ephemeral/ephemeral.conf.example; fi
+
+install-dracut:
+	@mkdir -p $(BUILD)
 	for f in $(wildcard dracut/90ephemeral/*); do $(call subst_install,755,$$f,$(DESTDIR)$(DRACUTDIR)/$${f##*/}); done
+
+install-initcpio:
+	@mkdir -p $(BUILD)
 	for f in $(wildcard initcpio/install/* initcpio/hooks/*); do \
 		$(call subst_install,644,$$f,$(DESTDIR)$(INITCPIODIR)/$${f#initcpio/}); done
 	$(call subst_install,755,initcpio/ephemeral-shutdown,$(DESTDIR)$(INITCPIODIR)/ephemeral-shutdown)
 	$(call subst_install,644,initcpio/ephemeral-initrd-mount.service,$(DESTDIR)$(UNITDIR)/ephemeral-initrd-mount.service)
 	install -Dm644 initcpio/ephemeral-mkinitcpio.tmpfiles $(DESTDIR)$(TMPFILESDIR)/ephemeral-mkinitcpio.conf
+
+# The build hook and boot script, and (systemd) the unit that builds a shutdown root
+# at poweroff, enabled statically like dracut-shutdown.service.
+install-initramfs-tools:
+	@mkdir -p $(BUILD)
+	$(call subst_install,755,initramfs-tools/hooks/ephemeral,$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/ephemeral)
+	$(call subst_install,755,initramfs-tools/scripts/init-bottom/ephemeral,$(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom/ephemeral)
+	$(call subst_install,755,initramfs-tools/shutdown-root,$(DESTDIR)$(PKGLIBDIR)/shutdown-root)
+	$(call subst_install,755,initramfs-tools/shutdown,$(DESTDIR)$(PKGLIBDIR)/shutdown)
+	$(call subst_install,644,initramfs-tools/ephemeral-shutdown-root.service,$(DESTDIR)$(UNITDIR)/ephemeral-shutdown-root.service)
+	install -d $(DESTDIR)$(UNITDIR)/sysinit.target.wants
+	ln -sf ../ephemeral-shutdown-root.service $(DESTDIR)$(UNITDIR)/sysinit.target.wants/ephemeral-shutdown-root.service
+
+install-systemd:
+	@mkdir -p $(BUILD)
 	for f in $(wildcard runtime/systemd/*.service runtime/systemd/*.timer); do \
 		$(call subst_install,644,$$f,$(DESTDIR)$(UNITDIR)/$${f##*/}); done
 	for f in $(wildcard runtime/system-shutdown/*); do \
 		$(call subst_install,755,$$f,$(DESTDIR)$(SHUTDOWNDIR)/$${f##*/}); done
+
+install-openrc:
+	@mkdir -p $(BUILD)
 	for f in $(wildcard runtime/openrc/*); do \
 		$(call subst_install,755,$$f,$(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}); done
 	for f in $(wildcard runtime/sysv/*); do \
 		$(call subst_install,755,$$f,$(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}); done
+
+install-runit:
+	@mkdir -p $(BUILD)
 	for f in $(wildcard runtime/runit/shutdown.d/*); do \
 		$(call subst_install,644,$$f,$(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}); done
 	for d in $(wildcard runtime/runit/sv/*); do \
 		$(call subst_install,755,$$d/run,$(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run); done
-	if [ -f runtime/ephemeral.conf.example ]; then \
-		install -Dm644 runtime/ephemeral.conf.example $(DESTDIR)$(DATADIR)/doc/ephemeral/ephemeral.conf.example; fi
-	rm -f $(BUILD)/.subst
+
+# The source tarball the Arch PKGBUILD and the RPM spec (packaging/) build from.
+dist:
+	@mkdir -p $(BUILD)
+	git archive --format=tar.gz --prefix=ephemeral-$(VERSION)/ -o $(BUILD)/ephemeral-$(VERSION).tar.gz HEAD
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo vm bench lint install clean unit-bins docs fuzz
+.PHONY: all check check-fast demo vm bench lint install $(INSTALL_PARTS) dist clean unit-bins docs fuzz
 -include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d

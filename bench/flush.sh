@@ -8,6 +8,8 @@
 # copy; they do not apply whiteouts or opaque dirs, so they do less than flush.
 # Prints the median of BENCH_RUNS (default 5) runs and the ratios. BENCH_WRAP
 # (e.g. "strace -c -o FILE") is put in front of the ephemeral command.
+# BENCH_LOG_MB=N adds N MB of new logs in /var/log (e.g. 200: how long a big upper
+# takes, against systemd's 90 s limit for system-shutdown hooks; see README).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 111
 TOP=$PWD
@@ -55,6 +57,10 @@ mkdir -p "$W/root/etc/bench.d"
 for i in $(seq 1 100); do printf 'new file %s\n' "$i" >"$W/root/etc/bench.d/n$i.conf"; done
 for i in 1 2 3; do head -c $((4 << 20)) /dev/urandom | base64 >>"$W/root/var/log/big$i.log"; done
 for i in $(seq 1 50); do printf 'appended\n' >>"$W/root/var/log/journal/s$i.log"; done
+if [ "${BENCH_LOG_MB:-0}" -gt 0 ]; then
+	mkdir -p "$W/root/var/log/bulk"
+	for i in $(seq 1 $((BENCH_LOG_MB / 4))); do head -c $((4 << 20)) /dev/urandom >"$W/root/var/log/bulk/l$i.log"; done
+fi
 umount "$W/root/etc" "$W/root/var/log"
 for d in etc var-log; do cp -a "$S/$d" "$S/$d.orig"; done
 files=$(find "$S/etc.orig/upper" "$S/var-log.orig/upper" | wc -l)

@@ -12,7 +12,7 @@ check() {
 	rm -f /tmp/lint.$$
 }
 mapfile -t sh_files < <(git ls-files | while read -r f; do
-	case "$f" in *.service|*.timer|*.tmpfiles) ;; *.sh|tests/run|bench/run|.ci/run|initcpio/*|runtime/openrc/*|runtime/sysv/*|runtime/system-shutdown/*|runtime/runit/*|tests/e2e/guest/ephemeral-e2e.openrc|tests/e2e/guest/ephemeral-e2e.runit|dracut/*|tests/lib/mkinitcpio-init-standin|tests/fixtures/initcpio/install/*|tests/fixtures/initcpio/hooks/*|tests/fixtures/initcpio/shutdown-stub) echo "$f" ;; esac
+	case "$f" in *.service|*.timer|*.tmpfiles) ;; *.sh|tests/run|bench/run|.ci/run|initcpio/*|initramfs-tools/*|runtime/openrc/*|runtime/sysv/*|runtime/system-shutdown/*|runtime/runit/*|tests/e2e/guest/ephemeral-e2e.openrc|tests/e2e/guest/ephemeral-e2e.runit|dracut/*|tests/lib/mkinitcpio-init-standin|tests/fixtures/initcpio/install/*|tests/fixtures/initcpio/hooks/*|tests/fixtures/initcpio/shutdown-stub) echo "$f" ;; esac
 done)
 for f in "${sh_files[@]}"; do [ -f "$f" ] && check shellcheck -x "$f"; done
 mapfile -t c_files < <(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*/*.c' 'tests/lib/*.h' 'tests/lib/*.c' 'tests/fuzz/*.c' 'bench/*.c')
@@ -22,4 +22,16 @@ check tests/check-layers.sh
 sweeper_libs() { readelf -d build/ephemeral-sweep | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' '; }
 check test "$(sweeper_libs)" = "libc.so.6 "
 check tests/gen-docs.sh --check build/ephemeral
+# The man pages render without a single groff warning (all warnings on).
+# shellcheck disable=SC2317 # called through check
+man_clean() {
+	local w
+	w=$(groff -ww -man -Tutf8 -z "$1" 2>&1) || { echo "$w"; return 1; }
+	[ -z "$w" ] || { echo "$w"; return 1; }
+}
+for f in man/*.[1-9]; do grep -q "^\.so " "$f" || check man_clean "$f"; done
+# One version: the Makefile's VERSION is the Debian package's and the man pages'.
+version=$(sed -n 's/^VERSION *:= *//p' Makefile)
+check test "$(head -n 1 debian/changelog | sed 's/^[^(]*(\([^)]*\)).*/\1/')" = "$version"
+for f in man/ephemeral.8 man/ephemeral.conf.5; do check grep -q "^\.TH .* \"ephemeral $version\"" "$f"; done
 exit 0

@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 
 #include "cmd/commands.h"
+#include "config/imageconf.h"
 #include "shared/fstab.h"
 #include "shared/log.h"
 #include "shared/modload.h"
@@ -106,17 +107,22 @@ static void help(void)
             "failed\nor the kernel command line could not be read (then nothing is mounted).\n");
 }
 
+/* Reads the configuration; *ret_image is the file read from outside the root (the
+ * image's own copy, or --config), NULL when it is the root's own file. */
 static int read_config(struct mount_ctx *ctx, const char *config, const char *cmdline,
-                       bool explicit_config)
+                       bool explicit_config, const char **ret_image)
 {
         char alt[PATH_MAX];
 
         config_init(&ctx->cfg);
+        *ret_image = config;
         /* The image's copy wins; without one, the root's own file is read, so a
          * change to it needs no initramfs rebuild. */
         if (!explicit_config && access(config, F_OK) < 0 && !streq(ctx->root, "/") &&
-            mount_target(ctx, config, alt, sizeof(alt)) == 0)
+            mount_target(ctx, config, alt, sizeof(alt)) == 0) {
                 config = alt;
+                *ret_image = NULL;
+        }
         if (config_parse_file(&ctx->cfg, config) < 0)
                 ctx->cfg.n_errors++;
         /* Fail closed: a command line that could not be read may hold the rescue
@@ -223,7 +229,7 @@ int cmd_mount(int argc, char *argv[])
             {"help", no_argument, NULL, 'h'},          {},
         };
         const char *root = "/", *store = DEFAULT_STORE, *cmdline = DEFAULT_CMDLINE;
-        const char *config = DEFAULT_CONFIG;
+        const char *config = DEFAULT_CONFIG, *image_config;
         bool explicit_config = false;
         _cleanup_free_ struct mount_ctx *ctx = NULL;
         int c, r;
@@ -266,7 +272,7 @@ int cmd_mount(int argc, char *argv[])
         ctx->ram = config_ram_bytes();
         (void)log_open_kmsg(); /* early boot: make every line reach the console */
         snprintf(ctx->root, sizeof(ctx->root), "%s", root);
-        if (read_config(ctx, config, cmdline, explicit_config) < 0) {
+        if (read_config(ctx, config, cmdline, explicit_config, &image_config) < 0) {
                 log_error("cannot tell whether the kernel command line says ephemeral=off: "
                           "mounting nothing");
                 return EXIT_SYSTEM;
@@ -276,6 +282,10 @@ int cmd_mount(int argc, char *argv[])
                 return EXIT_OK;
         }
         r = run(ctx, root, store);
+        /* For `ephemeral status`: the copy this boot read, to tell when the image is
+         * stale. Run on the live root (--root /), mount leaves the boot's record. */
+        if (ctx->storefd >= 0 && !streq(ctx->root, "/"))
+                (void)imageconf_record(ctx->storefd, image_config);
         safe_close(ctx->rootfd);
         safe_close(ctx->storefd);
         for (size_t i = 0; i < ARRAY_SIZE(ctx->keep_src); i++)

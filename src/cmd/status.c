@@ -5,6 +5,8 @@
  * root included) and changed entries (every non-directory entry of the upper —
  * files, symlinks, whiteouts... — plus opaque directories; directories that only
  * carry changed entries are not counted); then the store's size, use and cap.
+ * It warns when the configuration file the boot read from the initramfs differs
+ * from the root's /etc/ephemeral.conf (the image is stale: rebuild it).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@
 #include "cmd/commands.h"
 #include "shared/json.h"
 #include "shared/log.h"
+#include "config/imageconf.h"
 #include "config/store.h"
 #include "merge/upper-walk.h"
 #include "shared/util.h"
@@ -39,7 +42,8 @@ static void help(void)
         printf("Usage: ephemeral status [--store DIR] [--root DIR] [--json]\n"
                "\n"
                "Show each overlay (dir, mode, state, mounted, RAM of its changes, changed\n"
-               "entries) and the store's use.\n"
+               "entries) and the store's use; warn when the initramfs's copy of\n"
+               "/etc/ephemeral.conf differs from the root's (rebuild the image).\n"
                "  --store DIR  the store (default /run/initramfs/ephemeral)\n"
                "  --root DIR   where the overlaid dirs are seen (default /)\n"
                "  --json       machine-readable output\n"
@@ -61,11 +65,11 @@ int cmd_status(int argc, char *argv[])
         _cleanup_close_ int storefd = -EBADF;
         struct usage u[CONFIG_MAX_DIRS] = {};
         bool mounted[CONFIG_MAX_DIRS];
-        bool json = false, failed = false;
+        bool json = false, failed = false, stale;
         uint64_t size = 0, used = 0;
         struct statfs sfs;
         char b1[32], b2[32];
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "s:r:jh", options, NULL)) >= 0) {
                 switch (c) {
@@ -106,6 +110,18 @@ int cmd_status(int argc, char *argv[])
                 if (fstat(fd, &st) == 0)
                         u[i].bytes += (uint64_t)st.st_blocks * 512;
         }
+        r = imageconf_stale(storefd, root);
+        if (r < 0)
+                log_warning_errno(r,
+                                  "cannot compare the configuration this boot read from the "
+                                  "initramfs with %s/etc/ephemeral.conf",
+                                  streq(root, "/") ? "" : root);
+        stale = r > 0;
+        if (stale)
+                log_warning("the initramfs carries another /etc/ephemeral.conf than the "
+                            "root's (changed since the image was built): the next boot still "
+                            "reads the image's copy; rebuild the initramfs (update-initramfs "
+                            "-u, dracut --force or mkinitcpio -P)");
         if (fstatfs(storefd, &sfs) == 0) {
                 size = (uint64_t)sfs.f_blocks * sfs.f_bsize;
                 used = (uint64_t)(sfs.f_blocks - sfs.f_bfree) * sfs.f_bsize;
@@ -115,8 +131,8 @@ int cmd_status(int argc, char *argv[])
                 printf("{\"store\":{\"path\":");
                 json_string(stdout, store);
                 printf(",\"size_bytes\":%" PRIu64 ",\"used_bytes\":%" PRIu64
-                       ",\"cap_bytes\":%" PRIu64 "},\"overlays\":[",
-                       size, used, s->cap);
+                       ",\"cap_bytes\":%" PRIu64 "},\"image_config_stale\":%s,\"overlays\":[",
+                       size, used, s->cap, stale ? "true" : "false");
                 for (unsigned i = 0; i < s->n_dirs; i++) {
                         printf("%s{\"dir\":", i ? "," : "");
                         json_string(stdout, s->dirs[i].path);
