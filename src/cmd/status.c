@@ -101,7 +101,7 @@ int cmd_status(int argc, char *argv[])
                 mounted[i] = store_overlay_mounted(root, &s->dirs[i]);
                 if (fd < 0)
                         continue; /* e.g. a failed mount: nothing in RAM */
-                int r = upper_walk(fd, count, &u[i]);
+                r = upper_walk(fd, count, &u[i]);
                 if (r < 0) {
                         log_errno(r, "%s: cannot walk its upper dir", s->dirs[i].path);
                         failed = true;
