@@ -29,7 +29,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # state, store), merge/ (the engine), sweep/, boot/ (what mount does), shutdown/
 # (where flush merges to), cmd/ (thin commands). tests/lint.sh checks that no include
 # runs upward.
-LAYERS     := shared config merge sweep boot shutdown
+LAYERS     := shared config merge checkpoint sweep boot shutdown
 # The sweeper links libc only (it runs in the real system, not in the initramfs):
 # the libc-only helpers, the configuration, the sweep layer and its command.
 SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c src/config/keys.c \
