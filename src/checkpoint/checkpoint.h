@@ -38,21 +38,21 @@ struct journal {
         char path[PATH_MAX]; /* as configured ("/var/lib/ephemeral/journal"), for messages */
 };
 
-/* Open (with create: make) the journal at path below root and lock it (waits for
- * another checkpoint). Refuses a journal that is not on the root filesystem (the
- * initramfs replays it from there) or lies in an overlay or a tmpfs. -ENOENT (not
+/* Open (with create: make) the journal at path below root and lock it (waits up
+ * to a minute for another checkpoint, then -EWOULDBLOCK). Refuses a journal that is not on the root
+ * filesystem (the initramfs replays it from there) or lies in an overlay or a tmpfs. -ENOENT (not
  * logged) when it does not exist and create is false. */
 int journal_open(const char *root, const char *path, bool create, struct journal *j);
 void journal_close(struct journal *j);
 
 struct checkpoint_stats {
-        uint64_t gen;       /* the generation written (0: none) */
-        uint64_t entries;   /* changes recorded (non-dirs and opaque dirs) */
-        uint64_t copied;    /* files written whole */
-        uint64_t appended;  /* files of which only the appended tail was written */
-        uint64_t linked;    /* files unchanged since the previous generation */
-        uint64_t bytes;     /* file data written */
-        bool unchanged;     /* nothing changed since the current one: nothing written */
+        uint64_t gen;      /* the generation written (0: none) */
+        uint64_t entries;  /* changes recorded (non-dirs and opaque dirs) */
+        uint64_t copied;   /* files written whole */
+        uint64_t appended; /* files of which only the appended tail was written */
+        uint64_t linked;   /* files unchanged since the previous generation */
+        uint64_t bytes;    /* file data written */
+        bool unchanged;    /* nothing changed since the current one: nothing written */
 };
 
 /* Record the persist dirs of state (uppers below storefd) as a new current
@@ -67,9 +67,9 @@ struct checkpoint_gen {
         uint64_t entries; /* changes in it */
         uint64_t bytes;   /* file data in it */
         unsigned n_dirs;
-        char paths[CONFIG_MAX_DIRS][PATH_MAX];  /* "/etc" */
+        char paths[CONFIG_MAX_DIRS][PATH_MAX];     /* "/etc" */
         char names[CONFIG_MAX_DIRS][NAME_MAX + 1]; /* its dir inside the generation */
-        int fd;                                  /* the generation dir */
+        int fd;                                    /* the generation dir */
 };
 
 /* Find the generation to replay: the current one if it verifies, else the newest
@@ -96,7 +96,8 @@ int journal_read_shutdown(struct journal *j, int64_t *time, uint64_t *entries);
 int journal_read_session(struct journal *j, int64_t *boot_time, int64_t *last_run);
 
 /* Lock the store against a concurrent checkpoint or flush (flock on the store
- * dir, waits). Returns the fd holding the lock or -errno (logged). */
+ * dir; waits up to a minute, then -EWOULDBLOCK). Returns the fd holding the lock or -errno
+ * (logged). */
 int checkpoint_lock_store(int storefd, const char *store);
 
 /* "2026-12-02 03:04:05 UTC" */

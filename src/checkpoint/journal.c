@@ -25,18 +25,35 @@
 #define TMPFS_MAGIC     0x01021994
 #define RAMFS_MAGIC     0x858458f6
 
+/* flock, but not forever: a checkpoint stuck on a dying disk must not hang a
+ * shutdown. -EWOULDBLOCK after LOCK_WAIT_SEC. */
+#define LOCK_WAIT_SEC 60
+static int lock_wait(int fd)
+{
+        for (unsigned i = 0; i < LOCK_WAIT_SEC * 10; i++) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return -errno;
+                usleep(100000);
+        }
+        return -EWOULDBLOCK;
+}
+
 int journal_open(const char *root, const char *path, bool create, struct journal *j)
 {
         _cleanup_close_ int rootfd = -EBADF, fd = -EBADF;
         struct stat rst, jst;
         struct statfs sf;
+        int r;
 
         *j = (struct journal){.fd = -EBADF};
         snprintf(j->path, sizeof(j->path), "%s", path);
         rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return log_errno(errno, "cannot open the root %s", root);
-        fd = create ? mkdir_p_beneath(rootfd, path, 0700) : open_dir_beneath(rootfd, path, O_RDONLY);
+        fd =
+            create ? mkdir_p_beneath(rootfd, path, 0700) : open_dir_beneath(rootfd, path, O_RDONLY);
         if (fd == -ENOENT && !create)
                 return -ENOENT;
         if (fd < 0)
@@ -52,8 +69,12 @@ int journal_open(const char *root, const char *path, bool create, struct journal
                           path);
                 return -EXDEV;
         }
-        if (flock(fd, LOCK_EX) < 0)
-                return log_errno(errno, "cannot lock the checkpoint journal %s", path);
+        r = lock_wait(fd);
+        if (r < 0)
+                return log_errno(r,
+                                 "cannot lock the checkpoint journal %s (another checkpoint "
+                                 "holds it)",
+                                 path);
         j->fd = take_fd(&fd);
         return 0;
 }
@@ -65,12 +86,13 @@ void journal_close(struct journal *j)
 
 int checkpoint_lock_store(int storefd, const char *store)
 {
-        int fd = openat(storefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = openat(storefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 
         if (fd < 0)
                 return log_errno(errno, "cannot open the store %s", store);
-        if (flock(fd, LOCK_EX) < 0) {
-                int r = log_errno(errno, "cannot lock the store %s", store);
+        r = lock_wait(fd);
+        if (r < 0) {
+                log_errno(r, "cannot lock the store %s (a checkpoint or flush holds it)", store);
                 close(fd);
                 return r;
         }
@@ -204,8 +226,7 @@ static void fill_gen(const struct record *rec, struct checkpoint_gen *g)
 }
 
 /* Read and check generation gen completely. 0 and g filled, or <0 with why set. */
-static int check_gen(int jfd, uint64_t gen, bool repair, struct checkpoint_gen *g,
-                     const char **why)
+static int check_gen(int jfd, uint64_t gen, bool repair, struct checkpoint_gen *g, const char **why)
 {
         _cleanup_close_ int fd = -EBADF;
         struct record rec;
@@ -235,7 +256,8 @@ static int check_gen(int jfd, uint64_t gen, bool repair, struct checkpoint_gen *
                 }
         }
         for (unsigned i = 0; i < rec.n_dirs; i++) {
-                _cleanup_close_ int d = openat(fd, rec.names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int d =
+                    openat(fd, rec.names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 names++;
                 r = d < 0 ? -errno : count_names(d, &names, 0);
                 if (r < 0) {
@@ -264,8 +286,8 @@ static int cmp_desc(const void *a, const void *b)
 /* The generation numbers in the journal, newest first (malloc'd). */
 int journal_list_gens(int jfd, uint64_t **ret, size_t *n)
 {
-        _cleanup_closedir_ DIR *d = fdopendir_or_close(
-            openat(jfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        _cleanup_closedir_ DIR *d =
+            fdopendir_or_close(openat(jfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         _cleanup_free_ uint64_t *v = NULL;
         size_t cap = 0;
         struct dirent *de;
@@ -318,9 +340,10 @@ int journal_pick(struct journal *j, bool repair, struct checkpoint_gen *g)
                 r = check_gen(j->fd, gens[i], repair, g, &why);
                 if (r == 0) {
                         if (gens[i] != cur)
-                                log_warning("replaying the older checkpoint " GEN_PREFIX
-                                            "%" PRIu64 " of %s instead",
-                                            gens[i], checkpoint_format_time(g->time, when, sizeof(when)));
+                                log_warning("replaying the older checkpoint " GEN_PREFIX "%" PRIu64
+                                            " of %s instead",
+                                            gens[i],
+                                            checkpoint_format_time(g->time, when, sizeof(when)));
                         return 1;
                 }
                 log_error("checkpoint %s/" GEN_PREFIX "%" PRIu64 " is damaged (%s): skipped",

@@ -137,9 +137,9 @@ int record_write(int genfd, const struct record *r)
                 put_time(f, &e->atime);
                 fprintf(f, " %016" PRIx64 "\n", e->hash);
         }
-        fprintf(f, "total entries=%" PRIu64 " names=%" PRIu64 " bytes=%" PRIu64 " sig=%016" PRIx64
-                   "\n",
-                r->entries, r->names_total, r->bytes, r->sig);
+        fprintf(
+            f, "total entries=%" PRIu64 " names=%" PRIu64 " bytes=%" PRIu64 " sig=%016" PRIx64 "\n",
+            r->entries, r->names_total, r->bytes, r->sig);
         if (fflush(f) != 0) {
                 fclose(f);
                 return -ENOMEM;

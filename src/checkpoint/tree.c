@@ -359,8 +359,8 @@ static int do_entry(struct tree_ctx *t, int udir, int gdir, const char *name, co
 static int walk_dir(struct tree_ctx *t, int udir, int gdir, const char *rel, const char *label,
                     unsigned depth)
 {
-        _cleanup_closedir_ DIR *d = fdopendir_or_close(
-            openat(udir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        _cleanup_closedir_ DIR *d =
+            fdopendir_or_close(openat(udir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         struct dirent *de;
         struct stat st;
         int r;
@@ -417,8 +417,7 @@ int tree_walk(struct tree_ctx *t, int upperfd, const char *name, const char *lab
         t->out->sig += entry_sig(name, &st);
         if (t->genfd >= 0) {
                 if (mkdirat(t->genfd, name, 0700) < 0)
-                        return log_errno(errno, "%s: cannot create %s in the journal", label,
-                                         name);
+                        return log_errno(errno, "%s: cannot create %s in the journal", label, name);
                 gdir = openat(t->genfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (gdir < 0)
                         return log_errno(errno, "%s: cannot open %s in the journal", label, name);

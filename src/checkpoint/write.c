@@ -35,8 +35,7 @@ static bool recorded(const struct state_dir *d)
 
 /* The base: the current generation if this boot wrote it (its upper inodes are the
  * ones the RECORD names). 0 and rec/fd set, or -ENOENT. */
-static int open_base(struct journal *j, const char *boot, uint64_t cur, struct record *rec,
-                     int *fd)
+static int open_base(struct journal *j, const char *boot, uint64_t cur, struct record *rec, int *fd)
 {
         char name[64], when[64];
         int r;
@@ -69,7 +68,8 @@ static int walk_all(struct tree_ctx *t, int storefd, const struct state *s, stru
                         continue;
                 ufd = store_open_upper(storefd, d);
                 if (ufd < 0)
-                        return log_errno(ufd, "%s: cannot open its upper dir in the store", d->path);
+                        return log_errno(ufd, "%s: cannot open its upper dir in the store",
+                                         d->path);
                 if (out->n_dirs >= CONFIG_MAX_DIRS)
                         return -E2BIG;
                 snprintf(out->names[out->n_dirs], sizeof(out->names[0]), "%s", d->name);

@@ -48,7 +48,7 @@ struct state_dir {
 
 struct state {
         unsigned version;
-        uint64_t cap; /* store tmpfs size in bytes */
+        uint64_t cap;            /* store tmpfs size in bytes */
         char journal[PATH_MAX];  /* "": not recorded (ephemeral.journal's default applies) */
         uint64_t checkpoint_sec; /* ephemeral.checkpoint at mount time */
         struct state_dir dirs[CONFIG_MAX_DIRS];
