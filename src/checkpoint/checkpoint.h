@@ -43,6 +43,8 @@ struct journal {
  * filesystem (the initramfs replays it from there) or lies in an overlay or a tmpfs. -ENOENT (not
  * logged) when it does not exist and create is false. */
 int journal_open(const char *root, const char *path, bool create, struct journal *j);
+/* The same without the lock, for a look only (status). */
+int journal_open_unlocked(const char *root, const char *path, struct journal *j);
 void journal_close(struct journal *j);
 
 struct checkpoint_stats {

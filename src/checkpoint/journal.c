@@ -40,7 +40,21 @@ static int lock_wait(int fd)
         return -EWOULDBLOCK;
 }
 
+static int open_journal(const char *root, const char *path, bool create, bool lock,
+                        struct journal *j);
+
 int journal_open(const char *root, const char *path, bool create, struct journal *j)
+{
+        return open_journal(root, path, create, true, j);
+}
+
+int journal_open_unlocked(const char *root, const char *path, struct journal *j)
+{
+        return open_journal(root, path, false, false, j);
+}
+
+static int open_journal(const char *root, const char *path, bool create, bool lock,
+                        struct journal *j)
 {
         _cleanup_close_ int rootfd = -EBADF, fd = -EBADF;
         struct stat rst, jst;
@@ -54,8 +68,8 @@ int journal_open(const char *root, const char *path, bool create, struct journal
                 return log_errno(errno, "cannot open the root %s", root);
         fd =
             create ? mkdir_p_beneath(rootfd, path, 0700) : open_dir_beneath(rootfd, path, O_RDONLY);
-        if (fd == -ENOENT && !create)
-                return -ENOENT;
+        if ((fd == -ENOENT && !create) || (fd < 0 && !lock))
+                return fd; /* not logged: the caller says what it means */
         if (fd < 0)
                 return log_errno(fd, "cannot %s the checkpoint journal %s",
                                  create ? "create" : "open", path);
@@ -69,7 +83,7 @@ int journal_open(const char *root, const char *path, bool create, struct journal
                           path);
                 return -EXDEV;
         }
-        r = lock_wait(fd);
+        r = lock ? lock_wait(fd) : 0;
         if (r < 0)
                 return log_errno(r,
                                  "cannot lock the checkpoint journal %s (another checkpoint "

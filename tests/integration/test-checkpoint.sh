@@ -88,6 +88,8 @@ boot "$R" "$S"
 assert_eq "mount after the crash exits 0" 0 "$RC"
 assert_match "the boot line tells of the replay" \
 	"last shutdown did not complete: replayed the checkpoint of [0-9-]+ [0-9:]+ UTC \([0-9]+ entries\)" "$OUT"
+check_fails "the journal is retired" test -e "$R$J/current"
+check_fails "no generation is left" compgen -G "$R$J/gen-*"
 assert_match "the boot line is in /var/log/ephemeral.log (RAM until the next checkpoint)" \
 	"boot: last shutdown did not complete" "$(cat "$R/var/log/ephemeral.log")"
 umount "$R/etc" "$R/var/log"
@@ -96,9 +98,13 @@ same_trees "lower after replay == merged view at checkpoint time" "$SCRATCH/at-c
 check_fails "a file written after the checkpoint is not there" test -e "$R/etc/after-checkpoint"
 assert_eq "a file changed after the checkpoint has its checkpoint version" new "$(cat "$R/etc/modified")"
 check "a file deleted after the checkpoint is there" test -e "$R/etc/keep/untouched"
-check_fails "the journal is retired" test -e "$R$J/current"
-check_fails "no generation is left" compgen -G "$R$J/gen-*"
-assert_match "the boot line is kept for status" "replayed the checkpoint" "$(cat "$S/boot-outcome")"
+st=$("$EPHEMERAL" status --root "$R" --store "$S" 2>&1)
+assert_match "status shows the last shutdown's outcome" "^last shutdown: last shutdown did not complete: replayed" "$st"
+assert_match "status: no checkpoint yet in this boot" "^checkpoints: every 900 s to $J; none yet" "$st"
+ckpt "$R" "$S"
+st=$("$EPHEMERAL" status --root "$R" --store "$S" --json 2>&1)
+assert_match "status --json: the last checkpoint's age and size" \
+	'"checkpoint":\{"interval_sec":900,"journal":"[^"]*","last_time":[0-9]+,"last_age_sec":[0-9]+,"last_entries":[0-9]+,"last_bytes":[0-9]+\},"last_shutdown":"last shutdown did not complete' "$st"
 umount "$S"
 
 # --- 2. an appended log: cost and exactness -----------------------------------
