@@ -4,8 +4,9 @@
  * [--if-due]` on the live system: records the persist overlays' upper dirs in the
  * journal (checkpoint/), so that a power cut loses at most what changed since.
  * The journal path and the interval are those `ephemeral mount` recorded in the
- * store's state (else the configuration). --if-due (timers) does nothing unless the
- * interval has passed since the last checkpoint.
+ * store's state (else the configuration). --if-due (timers, every minute) does
+ * nothing unless the interval has passed since the last checkpoint or the store is
+ * 80 % full.
  * Exit: 0 done (or nothing to do), 100 bad usage, 111 failure.
  */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,10 +122,17 @@ static double now_sec(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static bool due(struct journal *j, uint64_t interval)
+/* Due: the interval has passed since the last checkpoint, or the store is 80 %
+ * full (the moment before writes start failing; the sweeper's RAM watch uses the
+ * same mark). */
+static bool due(struct journal *j, uint64_t interval, int storefd)
 {
+        struct statvfs sv;
         int64_t boot, last;
 
+        if (fstatvfs(storefd, &sv) == 0 && sv.f_blocks > 0 &&
+            (sv.f_blocks - sv.f_bfree) * 100 >= sv.f_blocks * 80)
+                return true;
         if (journal_read_session(j, &boot, &last) < 0)
                 return true;
         return (int64_t)time(NULL) - last + 5 >= (int64_t)interval; /* timers jitter */
@@ -145,7 +154,7 @@ static int run(const struct opts *o, struct state *s, int storefd)
         }
         if (r < 0)
                 return r;
-        if (o->if_due && !due(&j, s->checkpoint_sec)) {
+        if (o->if_due && !due(&j, s->checkpoint_sec, storefd)) {
                 journal_close(&j);
                 return 0;
         }

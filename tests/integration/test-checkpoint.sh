@@ -208,4 +208,29 @@ assert_match "--dry-run says what it would record" "would record [0-9]+ entries"
 assert_eq "--dry-run writes nothing" "$before" "$(ls -R "$R$J")"
 crash "$R" "$S"
 
+# --- 6. --if-due, and the sweeper's RAM watch at 80 % of the store -----------
+R=$SCRATCH/r6 S=$SCRATCH/s6 T=$SCRATCH/t6
+mkdir -p "$R/etc" "$R/var/log" "$T"
+boot "$R" "$S" "ephemeral.dirs=/etc,/var/log ephemeral.tmpfs=none ephemeral.size=16M"
+echo a >"$R/etc/a"
+ckpt "$R" "$S"
+cur=$(readlink "$R$J/current")
+echo b >"$R/etc/b"
+"$EPHEMERAL" checkpoint --root "$R" --store "$S" --if-due >/dev/null 2>&1
+assert_eq "--if-due right after a checkpoint: nothing" "$cur" "$(readlink "$R$J/current")"
+head -c $((14 << 20)) /dev/zero >"$R/var/log/fill"
+"$EPHEMERAL" checkpoint --root "$R" --store "$S" --if-due >/dev/null 2>&1
+check "--if-due with the store over 80 %: a checkpoint" test "$cur" != "$(readlink "$R$J/current")"
+cur=$(readlink "$R$J/current")
+echo c >"$R/etc/c"
+mount -t tmpfs -o size=8M t6 "$T"
+out=$(env -u INVOCATION_ID "$EPHEMERAL_SWEEP" --once --root "$R" --store "$S" "$T" 2>&1)
+assert_match "the sweeper warns and starts a checkpoint" "recording a checkpoint" "$out"
+for _ in $(seq 1 100); do [ "$cur" != "$(readlink "$R$J/current")" ] && break; sleep 0.1; done
+check "the sweeper's checkpoint recorded the new change" test -e "$R$J/current/etc/c"
+out=$(INVOCATION_ID=x "$EPHEMERAL_SWEEP" --once --root "$R" --store "$S" "$T" 2>&1)
+assert_match "under systemd (sandboxed) the sweeper leaves it to the timer" "ephemeral-checkpoint.timer" "$out"
+umount "$T"
+crash "$R" "$S"
+
 finish
