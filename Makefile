@@ -11,6 +11,7 @@ UNITDIR     ?= /usr/lib/systemd/system
 SHUTDOWNDIR ?= /usr/lib/systemd/system-shutdown
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
 SYSCONFDIR  ?= /etc
+PACMANHOOKDIR ?= /usr/share/libalpm/hooks
 DESTDIR     ?=
 
 CC      ?= cc
@@ -100,7 +101,8 @@ bench: all
 
 lint:
 	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | \
-		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' | sort -u)
+		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' -e '\.hook$$' \
+			-e '\.actions*$$' -e '^runtime/apt/' | sort -u)
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h')
 
 # Runtime files name the binary as @BINDIR@/ephemeral; install substitutes the real dir.
@@ -126,6 +128,10 @@ install: all
 		$(call subst_install,644,$$f,$(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}); done
 	for d in $(wildcard runtime/runit/sv/*); do \
 		$(call subst_install,755,$$d/run,$(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run); done
+	$(call subst_install,644,runtime/pacman/zz-ephemeral-checkpoint.hook,$(DESTDIR)$(PACMANHOOKDIR)/zz-ephemeral-checkpoint.hook)
+	$(call subst_install,644,runtime/apt/80ephemeral-checkpoint,$(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d/80ephemeral-checkpoint)
+	$(call subst_install,644,runtime/dnf/ephemeral.action,$(DESTDIR)$(SYSCONFDIR)/dnf/plugins/post-transaction-actions.d/ephemeral.action)
+	$(call subst_install,644,runtime/dnf/ephemeral.actions,$(DESTDIR)$(SYSCONFDIR)/dnf/libdnf5-plugins/actions.d/ephemeral.actions)
 	if [ -f runtime/ephemeral.conf.example ]; then \
 		install -Dm644 runtime/ephemeral.conf.example $(DESTDIR)$(DATADIR)/doc/ephemeral/ephemeral.conf.example; fi
 	rm -f $(BUILD)/.subst

@@ -186,6 +186,12 @@ int cmd_checkpoint(int argc, char *argv[])
 
         if (r <= 0)
                 return r == 0 ? EXIT_OK : EXIT_USAGE;
+        /* Hooks and timers run it on systems booted with ephemeral=off too. */
+        if (faccessat(AT_FDCWD, o.store, F_OK, 0) < 0 && errno == ENOENT) {
+                printf("checkpoint: ephemeral is not active (no store at %s): nothing to record\n",
+                       o.store);
+                return EXIT_OK;
+        }
         storefd = store_open(o.store, "checkpoint", &s);
         if (storefd < 0)
                 return EXIT_SYSTEM;
