@@ -40,8 +40,10 @@ LIB_SRCS   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)) \
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 SWEEP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SWEEP_LIBC) $(wildcard src/sweep/*.c) \
               src/cmd/sweep.c src/cmd/ephemeral-sweep.c)
-UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
-UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# Unit tests mirror src/ (tests/unit/<layer>/test-*.c); each builds to build/tests/test-*.
+UNIT_SRCS  := $(wildcard tests/unit/test-*.c tests/unit/*/test-*.c)
+UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(notdir $(UNIT_SRCS:.c=)))
+vpath test-%.c $(sort $(dir $(UNIT_SRCS)))
 
 all: $(BUILD)/ephemeral $(BUILD)/ephemeral-sweep
 
@@ -63,7 +65,7 @@ $(BUILD)/ephemeral: $(BUILD)/src/cmd/ephemeral.o $(BUILD)/libephemeral.a
 $(BUILD)/ephemeral-sweep: $(SWEEP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c tests/lib/test.h $(BUILD)/libephemeral.a
+$(BUILD)/tests/test-%: test-%.c tests/lib/test.h $(BUILD)/libephemeral.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(BUILD)/libephemeral.a \
 		$(shell pkg-config --libs $(PKGS))
@@ -103,7 +105,7 @@ lint:
 	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'runtime/*' | \
 		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' -e '\.hook$$' \
 			-e '\.actions*$$' -e '^runtime/apt/' | sort -u)
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h')
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*/*.c' 'tests/lib/*.h')
 
 # Runtime files name the binary as @BINDIR@/ephemeral; install substitutes the real dir.
 # $(call subst_install,MODE,SRC,DEST)

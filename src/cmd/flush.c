@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-flush: `ephemeral flush [--root DIR] [--store DIR] [--dry-run]`. Runs after
+ * flush: `ephemeral flush [--root DIR] [--store DIR] [--dry-run]`. Runs after
  * userspace stopped: for every persist dir recorded in the store's state, reach
- * its lower dir (merge-target), merge the upper into it (merge), empty the upper
+ * its lower dir (shutdown/target.c), merge the upper into it (merge), empty the upper
  * and mark the dir flushed; discard dirs are marked discarded. Prints a summary
  * and appends it as one line to ephemeral.log in the lower /var/log.
  * Exit: 0 everything merged, 111 any failure, 100 bad usage.

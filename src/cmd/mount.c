@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-mount: `ephemeral mount` runs in the initramfs with the real root at --root.
+ * mount: `ephemeral mount` runs in the initramfs with the real root at --root.
  * It reads the configuration (defaults < --config < --cmdline), loads overlayfs,
  * mounts the store tmpfs at --store and runs the mount steps (see mount.h). It
  * never fails the boot: exit 0 when all is well, 100 when configuration entries
@@ -46,7 +46,7 @@ static bool option_safe(const char *path)
 }
 
 /* tmpfs holds user.* xattrs only since Linux 6.6: before, overlayfs drops them when
- * it copies a file up (the flush keeps the disk copy's; see merge-meta.c). */
+ * it copies a file up (the flush keeps the disk copy's; see merge/meta.c). */
 static void warn_no_user_xattrs(int storefd)
 {
         static const char probe[] = "user.ephemeral-probe";

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-status: `ephemeral status` — per overlay: dir, mode, state, mounted or not,
+ * status: `ephemeral status` — per overlay: dir, mode, state, mounted or not,
  * RAM held by its upper (sum of st_blocks * 512 over the upper tree, the upper
  * root included) and changed entries (every non-directory entry of the upper —
  * files, symlinks, whiteouts... — plus opaque directories; directories that only
@@ -180,8 +180,9 @@ int cmd_status(int argc, char *argv[])
                 mounted[i] = store_overlay_mounted(root, &s->dirs[i]);
                 if (fd < 0)
                         continue; /* e.g. a failed mount: nothing in RAM */
-                if (upper_walk(fd, count, &u[i]) < 0) {
-                        log_error("%s: cannot walk its upper dir", s->dirs[i].path);
+                int r = upper_walk(fd, count, &u[i]);
+                if (r < 0) {
+                        log_errno(r, "%s: cannot walk its upper dir", s->dirs[i].path);
                         failed = true;
                 }
                 struct stat st;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
+ * sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
  * configuration (file, then kernel command line, then flags), checks the roots,
  * and runs passes: once, or every --interval seconds until SIGTERM/SIGINT, which
  * end the current pass early and exit 0. `--setup` does the per-user ~/.cache
@@ -267,7 +267,11 @@ static void log_root_error(const struct run *run, unsigned i, int err)
 {
         const char *root = run->roots[i];
 
-        if (err != -EMEDIUMTYPE)
+        if (err == -ELOOP)
+                log_error("%s: a symlink in the path; not sweeping it (the sweeper follows "
+                          "none)",
+                          root);
+        else if (err != -EMEDIUMTYPE)
                 log_errno(err, "cannot sweep %s", root);
         else if (run->explicit_roots)
                 log_error("%s is not a tmpfs; refusing to sweep it (use --any-fs to allow)", root);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-apply: phase 2. For every job (a lower dir updated in place, children
+ * apply: phase 2. For every job (a lower dir updated in place, children
  * before parents): rename each temporary over its target (RENAME_EXCHANGE when a
  * directory is involved on either side, then the old one is removed), delete what
  * whiteouts hide, then give the dir the upper dir's owner, mode, xattrs and times.
@@ -95,18 +95,24 @@ static int do_delete(struct merge_ctx *c, const struct job *j, int ldir, const s
                 c->st->deleted++;
                 return 0;
         }
-        if (st.st_dev != c->lower_dev)
-                return log_errno(EXDEV, "'%s' is a mount point, not deleting it", path);
-        /* The dir disappears at once; if emptying it fails, what is left returns. */
+        /* A mount point inside (or an error that keeps us from telling) stops
+         * the deletion before anything is removed: the old version stays whole. */
+        r = merge_check_removable(ldir, op->name, c->lower_dev);
+        if (r == -EXDEV)
+                return log_errno(r, "'%s' is or holds a mount point, not deleting it", path);
+        if (r < 0)
+                return log_errno(r, "cannot delete '%s'", path);
+        /* The dir disappears at once. What cannot be removed stays under the
+         * temporary name (never back under its name half emptied: that is neither
+         * version); the marker stays and the next run removes it. */
         merge_tmp_name(c, tmp);
         if (renameat(ldir, op->name, ldir, tmp) < 0)
                 return log_errno(errno, "cannot delete '%s'", path);
         r = merge_rm_rf(ldir, tmp, c->lower_dev, &c->st->deleted);
         if (r < 0) {
-                log_errno(r, "cannot delete everything in '%s'", path);
-                if (renameat(ldir, tmp, ldir, op->name) < 0)
-                        c->leftovers = true;
-                return r;
+                c->leftovers = true;
+                return log_errno(r, "cannot delete everything in '%s' (the rest stays as %s)", path,
+                                 tmp);
         }
         return 0;
 }

@@ -9,6 +9,11 @@
  *
  * All functions log their own failures (one line each, with the path) and return
  * 0 or a negative errno.
+ *
+ * Layer src/merge/: this is its one public header (flush, mount's cleanup at boot
+ * and tests use it); merge/internal.h is for the engine's own files. It may call
+ * src/config/ and src/shared/ only. upper-walk.h is the read-only walker that
+ * `status` and `diff` use.
  */
 #pragma once
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* merge-target: find, attach and make writable the lower dir for flush (see header). */
+/* target: find, attach and make writable the lower dir for flush (see header). */
 #include <blkid.h>
 #include <errno.h>
 #include <fcntl.h>

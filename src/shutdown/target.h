@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-target: reach the lower directory of an overlay for flush. Detaches a
+ * target: reach the lower directory of an overlay for flush. Detaches a
  * still-mounted overlay on <root><dir>; if <root><dir> is not the filesystem
  * recorded at mount time (or not reachable), mounts that filesystem itself (found
  * by UUID with libblkid) on a private directory; a read-only filesystem is
  * remounted read-write, and back afterwards.
+ *
+ * Layer src/shutdown/: what `flush` needs around the engine; may call src/merge/,
+ * src/config/ and src/shared/.
  */
 #pragma once
 

@@ -3,8 +3,11 @@
  * sweep: the internals of `ephemeral sweep` (libc only). One file per job:
  * age.c (the staleness rule), protect.c (protected names), inuse.c (write leases,
  * flock and the /proc fallback), walk.c (the fd-pinned walker that deletes),
- * ramwatch.c (tmpfs fill warnings), setup.c (per-user ~/.cache tmpfs), cmd-sweep.c
- * (options and the daemon loop). Functions return 0 / a count or -errno.
+ * ramwatch.c (tmpfs fill warnings), setup.c (per-user ~/.cache tmpfs); the options
+ * and the daemon loop are in cmd/sweep.c. Functions return 0 / a count or -errno.
+ *
+ * Layer src/sweep/: libc only (the sweeper binary links no libkmod/libblkid; lint
+ * checks it); may call src/config/ and src/shared/.
  */
 #pragma once
 
