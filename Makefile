@@ -14,6 +14,7 @@ INITRAMFSTOOLSDIR ?= /usr/share/initramfs-tools
 PKGLIBDIR   ?= $(PREFIX)/lib/ephemeral
 MANDIR      ?= $(DATADIR)/man
 SYSCONFDIR  ?= /etc
+PACMANHOOKDIR ?= /usr/share/libalpm/hooks
 DESTDIR     ?=
 
 CC      ?= cc
@@ -32,7 +33,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # state, store), merge/ (the engine), sweep/, boot/ (what mount does), shutdown/
 # (where flush merges to), cmd/ (thin commands). tests/lint.sh checks that no include
 # runs upward.
-LAYERS     := shared config merge sweep boot shutdown
+LAYERS     := shared config merge checkpoint sweep boot shutdown
 # The sweeper links libc only (it runs in the real system, not in the initramfs):
 # the libc-only helpers, the configuration, the sweep layer and its command.
 SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c src/config/keys.c \
@@ -125,7 +126,8 @@ bench: all
 
 lint:
 	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'initramfs-tools/*' 'runtime/*' | \
-		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' | sort -u)
+		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' -e '\.hook$$' \
+			-e '\.actions*$$' -e '^runtime/apt/' | sort -u)
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*/*.c' 'tests/lib/*.h')
 
 # Runtime files name the binary as @BINDIR@/ephemeral and our helper scripts'
@@ -138,7 +140,7 @@ subst_install = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g
 # binaries, man pages, example config) plus one target per initramfs generator and
 # per init system.
 INSTALL_PARTS := install-bin install-dracut install-initcpio install-initramfs-tools \
-	install-systemd install-openrc install-runit
+	install-systemd install-openrc install-runit install-pm-hooks
 install: $(INSTALL_PARTS)
 
 install-bin: all
@@ -194,6 +196,14 @@ install-runit:
 		$(call subst_install,644,$$f,$(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}); done
 	for d in $(wildcard runtime/runit/sv/*); do \
 		$(call subst_install,755,$$d/run,$(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run); done
+
+# Package-manager hooks that checkpoint right after a transaction (pacman, apt, dnf).
+install-pm-hooks:
+	@mkdir -p $(BUILD)
+	$(call subst_install,644,runtime/pacman/zz-ephemeral-checkpoint.hook,$(DESTDIR)$(PACMANHOOKDIR)/zz-ephemeral-checkpoint.hook)
+	$(call subst_install,644,runtime/apt/80ephemeral-checkpoint,$(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d/80ephemeral-checkpoint)
+	$(call subst_install,644,runtime/dnf/ephemeral.action,$(DESTDIR)$(SYSCONFDIR)/dnf/plugins/post-transaction-actions.d/ephemeral.action)
+	$(call subst_install,644,runtime/dnf/ephemeral.actions,$(DESTDIR)$(SYSCONFDIR)/dnf/libdnf5-plugins/actions.d/ephemeral.actions)
 
 # The source tarball the Arch PKGBUILD and the RPM spec (packaging/) build from.
 dist:

@@ -10,6 +10,7 @@
 
 int cmd_mount(int argc, char *argv[]);
 int cmd_flush(int argc, char *argv[]);
+int cmd_checkpoint(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 int cmd_diff(int argc, char *argv[]);
 int cmd_sweep(int argc, char *argv[]);

@@ -20,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint/checkpoint.h"
 #include "cmd/commands.h"
+#include "cmd/flush-journal.h"
 #include "shared/log.h"
 #include "shutdown/target.h"
 #include "shutdown/unreachable.h"
@@ -41,6 +43,8 @@ struct flush_run {
         char summary[4096];
         size_t summary_len;
         bool failed;
+        uint64_t merged; /* entries written or deleted */
+        struct flush_journal journal;
 };
 
 static void usage(FILE *f)
@@ -106,6 +110,7 @@ static int flush_dir(struct flush_run *f, unsigned i)
         r = merge_tree(upperfd, f->targets[i].fd, &o, &st);
         if (f->dry_run)
                 return r;
+        f->merged += st.written + st.deleted;
         summary_add(f, "%s%s: %" PRIu64 " written, %" PRIu64 " deleted, %" PRIu64 " bytes%s",
                     f->summary_len ? "; " : "", d->path, st.written, st.deleted, st.bytes,
                     r < 0 ? ", FAILED" : "");
@@ -256,9 +261,12 @@ int cmd_flush(int argc, char *argv[])
         double start = now_sec();
         time_t wall = time(NULL);
         char line[sizeof(f.summary) + 128], stamp[32];
-        int r;
+        int r, lockfd = -EBADF;
 
-        f = (struct flush_run){.root = "/", .store = "/run/initramfs/ephemeral", .storefd = -1};
+        f = (struct flush_run){.root = "/",
+                               .store = "/run/initramfs/ephemeral",
+                               .storefd = -1,
+                               .journal = {.j = {.fd = -EBADF}, .t = {.fd = -EBADF}}};
         for (unsigned i = 0; i < ARRAY_SIZE(f.targets); i++)
                 f.targets[i].fd = -EBADF;
         r = parse_args(&f, argc, argv);
@@ -273,6 +281,12 @@ int cmd_flush(int argc, char *argv[])
                 return no_state(&f, r);
         }
 
+        if (!f.dry_run) {
+                /* A checkpoint must not read an upper the merge is emptying; one
+                 * that hangs does not stop the shutdown (logged, then merged). */
+                lockfd = checkpoint_lock_store(f.storefd, f.store);
+                flush_journal_begin(&f.journal, f.root, f.store, f.storefd, &f.state);
+        }
         for (unsigned i = 0; i < f.state.n_dirs; i++) {
                 struct state_dir *d = &f.state.dirs[i];
                 if (d->status != STATE_MOUNTED) {
@@ -300,8 +314,11 @@ int cmd_flush(int argc, char *argv[])
                 append_log(&f, line);
         }
         fflush(stdout);
+        if (!f.dry_run)
+                flush_journal_end(&f.journal, !f.failed && f.summary_len, f.merged);
         for (unsigned i = 0; i < f.state.n_dirs; i++)
                 merge_target_close(&f.targets[i], f.state.dirs[i].path);
+        safe_close(lockfd);
         close(f.storefd);
         if (f.failed)
                 log_error("flush failed; the lower directories keep the old version of what "

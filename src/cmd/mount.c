@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 
 #include "cmd/commands.h"
+#include "cmd/replay.h"
 #include "config/imageconf.h"
 #include "shared/fstab.h"
 #include "shared/log.h"
@@ -182,6 +183,8 @@ static int mount_store(struct mount_ctx *ctx, const char *store)
         if (r < 0)
                 memset(&ctx->state, 0, sizeof(ctx->state));
         ctx->state.version = STATE_VERSION;
+        snprintf(ctx->state.journal, sizeof(ctx->state.journal), "%s", ctx->cfg.journal);
+        ctx->state.checkpoint_sec = ctx->cfg.checkpoint_sec;
         if (fstatfs(ctx->storefd, &sfs) == 0)
                 ctx->state.cap = (uint64_t)sfs.f_blocks * (uint64_t)sfs.f_bsize;
         r = state_write(ctx->storefd, &ctx->state);
@@ -232,6 +235,7 @@ int cmd_mount(int argc, char *argv[])
         const char *config = DEFAULT_CONFIG, *image_config;
         bool explicit_config = false;
         _cleanup_free_ struct mount_ctx *ctx = NULL;
+        char line[1024];
         int c, r;
 
         while ((c = getopt_long(argc, argv, "r:s:c:C:h", options, NULL)) >= 0) {
@@ -277,15 +281,22 @@ int cmd_mount(int argc, char *argv[])
                           "mounting nothing");
                 return EXIT_SYSTEM;
         }
+        /* Before any overlay: the only moment a checkpoint may reach the lower. */
+        if (replay_at_boot(root, ctx->cfg.journal, store, ctx->cfg.enabled, line, sizeof(line)) < 0)
+                ctx->n_failed++;
+        if (line[0])
+                log_notice("%s", line);
         if (!ctx->cfg.enabled) {
                 log_notice("disabled (ephemeral=off): nothing mounted");
-                return EXIT_OK;
+                return ctx->n_failed ? EXIT_SYSTEM : EXIT_OK;
         }
         r = run(ctx, root, store);
         /* For `ephemeral status`: the copy this boot read, to tell when the image is
          * stale. Run on the live root (--root /), mount leaves the boot's record. */
         if (ctx->storefd >= 0 && !streq(ctx->root, "/"))
                 (void)imageconf_record(ctx->storefd, image_config);
+        if (line[0])
+                replay_record_line(ctx->rootfd, ctx->storefd, line);
         safe_close(ctx->rootfd);
         safe_close(ctx->storefd);
         for (size_t i = 0; i < ARRAY_SIZE(ctx->keep_src); i++)

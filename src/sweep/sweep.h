@@ -169,8 +169,15 @@ int ramwatch_level(uint64_t used, uint64_t cap);
 /* Update the armed state: returns the new level when it rose (warn now), else -1. */
 int ramwatch_update(int *level, int new_level);
 /* Check one mount (a tmpfs path); warns once per crossing, naming the biggest
- * directories. Returns 0, or -errno (logged once per change of errno). */
+ * directories. Returns the level it rose to (1: 80 %, 2: 95 %) when it warned, 0
+ * otherwise, or -errno. */
 int ramwatch_check(struct ramwatch_entry *e, unsigned max_depth);
+/* The store passed the mark: start `ephemeral checkpoint --root root --store store` (the binary
+ * next to this one) without waiting; under systemd only say that the timer will.
+ * The sweeper links libc only, so it runs the command rather than the engine. */
+int ramwatch_trigger_checkpoint(const char *root, const char *store);
+/* Collect finished checkpoint processes. */
+void ramwatch_reap(void);
 
 /* ---- setup.c ---- */
 
