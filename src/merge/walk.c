@@ -519,14 +519,22 @@ static int refuse(struct merge_ctx *c, const char *rel, const char *which)
         return -EPROTO;
 }
 
-/* Prescan: overlayfs features that make the upper meaningless on its own. */
-static int scan_features(struct merge_ctx *c, int udir, const char *rel)
+/* Prescan: overlayfs features that make the upper meaningless on its own, and a
+ * tree deeper than the flush bounds its fds and memory for. udir is at depth. */
+static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigned depth)
 {
-        _cleanup_closedir_ DIR *d = open_stream(udir);
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         const char *which;
         int r;
 
+        if (depth > MERGE_MAX_DEPTH) {
+                log_error("%s: refusing to merge: nested deeper than %u levels (the limit of "
+                          "the flush); nothing changed: '%s'",
+                          c->o->label, MERGE_MAX_DEPTH, merge_path(c, rel, NULL));
+                return -ELOOP;
+        }
+        d = open_stream(udir);
         r = merge_needs_overlay_features(&(struct entry_ref){.fd = udir}, &which);
         if (r < 0)
                 return log_errno(r, "cannot read the xattrs of upper '%s'",
@@ -551,7 +559,7 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel)
                         if (usub < 0)
                                 return log_errno(usub, "cannot open upper '%s'",
                                                  merge_path(c, sub, NULL));
-                        r = scan_features(c, usub, sub);
+                        r = scan_features(c, usub, sub, depth + 1);
                         if (r != 0)
                                 return r;
                         continue;
@@ -571,5 +579,5 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel)
 
 int merge_check_upper(struct merge_ctx *c)
 {
-        return scan_features(c, c->upperfd, "");
+        return scan_features(c, c->upperfd, "", 0);
 }
