@@ -146,4 +146,18 @@ out=$(flush 2>&1)
 check_fails "forged name: no log line of its own" grep -q '^<0>forged' <<<"$out"
 assert_match "forged name: shown escaped" "skipping socket '/etc/s\\\\n<0>forged'" "$out"
 
+# --- the second whiteout form (a zero-size file with trusted.overlay.whiteout in a
+# dir with trusted.overlay.opaque=x): the kernel never makes it in an upper, and
+# merging it as an empty file would be wrong: refused like redirect/metacopy ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper/d" && : >"$S/etc/upper/d/f1"
+setfattr -n trusted.overlay.opaque -v x "$S/etc/upper/d"
+setfattr -n trusted.overlay.whiteout -v y "$S/etc/upper/d/f1"
+out=$(flush 2>&1)
+assert_eq "xattr whiteout: exit 111" 111 "$?"
+assert_match "xattr whiteout: says why" "refusing to merge: upper '/etc/d.*' carries trusted.overlay.(whiteout|opaque=x)" "$out"
+assert_eq "xattr whiteout: the lower file is untouched" "old 1" "$(cat "$E/d/f1")"
+check "xattr whiteout: the upper is kept" test -e "$S/etc/upper/d/f1"
+
 finish
