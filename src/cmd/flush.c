@@ -25,6 +25,7 @@
 #include "shutdown/target.h"
 #include "merge/merge.h"
 #include "config/state.h"
+#include "config/store.h"
 #include "shared/util.h"
 
 #define OVERLAYFS_MAGIC 0x794c7630
@@ -248,6 +249,12 @@ int cmd_flush(int argc, char *argv[])
         f.storefd = open(f.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (f.storefd < 0) {
                 log_errno(errno, "cannot open the store %s", f.store);
+                return EXIT_SYSTEM;
+        }
+        /* Before the state is read: a second flush must not work from a state the
+         * first is about to change. */
+        if (!f.dry_run && store_lock(f.storefd, f.store, "flush", false) < 0) {
+                close(f.storefd);
                 return EXIT_SYSTEM;
         }
         r = state_read(f.storefd, &f.state);

@@ -3,6 +3,7 @@
 #include "config/store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sched.h>
 #include <sys/mount.h>
 
@@ -93,4 +94,20 @@ int store_open_lower(const char *root, const struct state_dir *d)
         if (fd < 0)
                 return log_errno(fd, "cannot open the lower dir %s", target);
         return fd;
+}
+
+int store_lock(int storefd, const char *store, const char *who, bool wait)
+{
+        while (flock(storefd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == EWOULDBLOCK) {
+                        log_error("%s: the store %s is in use by another flush or checkpoint; "
+                                  "not starting a second one",
+                                  who, store);
+                        return -EBUSY;
+                }
+                return log_errno(errno, "%s: cannot lock the store %s", who, store);
+        }
+        return 0;
 }

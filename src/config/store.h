@@ -22,3 +22,9 @@ bool store_overlay_mounted(const char *root, const struct state_dir *d);
  * detaches the overlay there only, so the system's view is untouched. Returns an
  * O_DIRECTORY fd or -errno (logged). */
 int store_open_lower(const char *root, const struct state_dir *d);
+
+/* Take the store's lock (flock LOCK_EX on the store dir fd, held until the fd is
+ * closed): one flush (or checkpoint) at a time changes the lowers and the state.
+ * With wait false a held lock fails at once. Returns 0, or -EBUSY (logged: "<who>:
+ * the store <store> is in use by another flush or checkpoint") or -errno (logged). */
+int store_lock(int storefd, const char *store, const char *who, bool wait);

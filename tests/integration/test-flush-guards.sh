@@ -160,4 +160,21 @@ assert_match "xattr whiteout: says why" "refusing to merge: upper '/etc/d.*' car
 assert_eq "xattr whiteout: the lower file is untouched" "old 1" "$(cat "$E/d/f1")"
 check "xattr whiteout: the upper is kept" test -e "$S/etc/upper/d/f1"
 
+# --- two flushes at once: the second one refuses (the store is locked) and
+# changes nothing; once the first is done, a flush runs ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper" && printf 'new\n' >"$S/etc/upper/locked"
+(exec 9<"$S" && flock -x 9 && exec sleep 30) &
+holder=$!
+for _ in $(seq 100); do flock -n -x "$S" true 2>/dev/null || break; sleep 0.05; done
+out=$(flush 2>&1)
+assert_eq "store locked: exit 111" 111 "$?"
+assert_match "store locked: says so" "flush: the store .* is in use by another flush or checkpoint" "$out"
+check "store locked: nothing merged" test ! -e "$E/locked"
+kill "$holder"; wait "$holder" 2>/dev/null
+out=$(flush 2>&1)
+assert_eq "store free again: exit 0" 0 "$?"
+assert_eq "store free again: merged" new "$(cat "$E/locked")"
+
 finish
