@@ -177,4 +177,19 @@ out=$(flush 2>&1)
 assert_eq "store free again: exit 0" 0 "$?"
 assert_eq "store free again: merged" new "$(cat "$E/locked")"
 
+# --- a state file cut at a line boundary (the record of a dir lost): refused with a
+# clear message, nothing merged; the previous version's format is still read ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper" && printf 'new\n' >"$S/etc/upper/cut"
+head -n 2 "$S/state" >"$S/state.cut" && mv "$S/state.cut" "$S/state"
+out=$(flush 2>&1)
+assert_eq "state cut short: exit 111" 111 "$?"
+assert_match "state cut short: says so" "state file ends without its end record \(cut short\)" "$out"
+check "state cut short: nothing merged" test ! -e "$E/cut"
+printf 'ephemeral-state 1\nstore cap=1\n%s\n' "$(state_line "$R" /etc etc)" >"$S/state"
+out=$(flush 2>&1)
+assert_eq "previous version's state file: read, merged (exit 0)" 0 "$?"
+assert_eq "previous version's state file: merged" new "$(cat "$E/cut" 2>&1)"
+
 finish
