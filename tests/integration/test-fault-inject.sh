@@ -220,8 +220,8 @@ while read -r sc e n; do
 	leftover_root || { not_ok "$what: leftover root"; continue; }
 	inject "$sc" "$e" "$n" "${mount_cmd[@]}"
 	problems=""
-	extra=$(awk -v m="$M" -v s="$MS" '(index($2, m "/") == 1 && $2 != m "/etc") || index($2, s "/") == 1 { print $2 }' /proc/self/mounts)
-	[ -z "$extra" ] || problems+="mounted what it was not asked to: $extra "
+	stray=$(awk -v m="$M" -v s="$MS" '(index($2, m "/") == 1 && $2 != m "/etc") || index($2, s "/") == 1 { print $2 }' /proc/self/mounts)
+	[ -z "$stray" ] || problems+="mounted what it was not asked to: $stray "
 	unmount "$M" "$MS"
 	left=$(temporaries "$M/etc" | grep -v not-a-temporary)
 	if [ ! -e "$M/etc/.#ephemeral.flush-in-progress" ] && [ -n "$left" ]; then
