@@ -13,7 +13,7 @@
 # The calls the loader and the sanitizer runtime make before main (counted on a
 # run of `CMD --help`) are skipped: N counts from the first call of the command.
 # Default matrix: every syscall, N in {1, middle, last}, one errno per (syscall,
-# N) in rotation, plus EPHEMERAL_FAULT_EXTRA (40; half as many for mount) cases
+# N) in rotation, plus EPHEMERAL_FAULT_EXTRA (30; a third as many for mount) cases
 # (syscall, N, errno) drawn at random from a seed that is printed (repeat a run
 # with EPHEMERAL_FAULT_SEED). With EPHEMERAL_FAULT_FULL=1: N in {1, 2, 3,
 # quarter, middle, 3 quarters, last-1, last} times EIO, ENOSPC, EACCES, ENOMEM.
@@ -39,7 +39,7 @@ cd "$SCRATCH" || exit 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 ERRNOS=(EIO ENOSPC EACCES ENOMEM)
 seed=${EPHEMERAL_FAULT_SEED:-$(($(date +%s) % 100000))}
-extra=${EPHEMERAL_FAULT_EXTRA:-40}
+extra=${EPHEMERAL_FAULT_EXTRA:-30}
 diag "seed $seed for the $extra drawn cases (repeat with EPHEMERAL_FAULT_SEED=$seed)"
 # Process start and exit: a failure there is the loader's, not ours.
 SKIP=" execve exit_group arch_prctl set_tid_address set_robust_list rseq rt_sigaction sigaltstack getpid clock_gettime "
@@ -213,7 +213,7 @@ counts "$SCRATCH/mount.counts" "${mount_cmd[@]}"
 unmount "$M" "$MS"
 check "without faults mount removes every temporary" test -z "$(temporaries "$M/etc" | grep -v not-a-temporary)"
 counts "$SCRATCH/mount.base" "$EPHEMERAL" mount --help
-matrix "$SCRATCH/mount.counts" "$SCRATCH/mount.base" "$((extra / 2))" "$((seed + 1))" >"$SCRATCH/mount.matrix"
+matrix "$SCRATCH/mount.counts" "$SCRATCH/mount.base" "$((extra / 3))" "$((seed + 1))" >"$SCRATCH/mount.matrix"
 diag "mount: $(wc -l <"$SCRATCH/mount.counts") syscalls, $(wc -l <"$SCRATCH/mount.matrix") cases"
 while read -r sc e n; do
 	what="mount, $sc #$n fails with $e"
