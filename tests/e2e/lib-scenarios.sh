@@ -84,7 +84,7 @@ scenario_done() {
 	failed_before=$_tap_failed
 }
 # shellcheck disable=SC2317 # called through check
-in_console() { tr -d '\r' <"$E2E_RUN/$1.console" | grep -F -- "$2" >/dev/null; }
+in_console() { tr -d "\r" <"$E2E_RUN/$1.console" | grep -a -F -- "$2" >/dev/null; }
 
 # default_on_disk NAME: after the "default" scenario (guest/e2e-guest.sh) powered
 # off: the filesystem is clean, the disk's /etc equals the manifest of the merged /etc
@@ -112,4 +112,26 @@ appended" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-old.log)"
 	check_fails "$name: deleted /var/log file gone from disk" image_cat "$E2E_RUN/$name.img" /var/log/e2e-delete.log
 	summary=$(image_cat "$E2E_RUN/$name.img" /var/log/ephemeral.log 2>/dev/null | tail -1)
 	assert_match "$name: flush summary appended to /var/log/ephemeral.log" 'flush: /etc: [0-9]+ written' "$summary"
+}
+
+# build_test_system: E2E_RUN=$E2E_DIR/run made empty, the guest of $E2E_VARIANT built
+# (cached steps say so), manifests of the base image's /etc and /var/log taken; one
+# TAP line, and the test ends when the build fails.
+build_test_system() {
+	local t0
+	E2E_RUN=$E2E_DIR/run
+	rm -rf "$E2E_RUN"
+	mkdir -p "$E2E_RUN"
+	t0=$(date +%s)
+	if ! "$E2E_SRC/build-image.sh" >"$E2E_RUN/build.log" 2>&1; then
+		not_ok "$E2E_VARIANT: build the test system"
+		tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
+		finish
+	fi
+	ok "$E2E_VARIANT: build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
+	if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
+		image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
+		not_ok "manifest of the base image"
+		finish
+	fi
 }

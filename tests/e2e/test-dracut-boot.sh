@@ -14,27 +14,13 @@ TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 need_root
 command -v qemu-system-x86_64 >/dev/null || { echo "# skipped: qemu-system-x86_64 missing (tests/deps.sh e2e)"; exit 77; }
 
-E2E_RUN=$E2E_DIR/run
-rm -rf "$E2E_RUN"
-mkdir -p "$E2E_RUN"
-
-# ---- build (cached) ---------------------------------------------------------------
-t0=$(date +%s)
-if ! "$E2E_SRC/build-image.sh" >"$E2E_RUN/build.log" 2>&1; then
-	not_ok "build the test system"
-	tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
-	finish
-fi
-ok "build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
-if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
-	image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
-	not_ok "manifest of the base image"
-	finish
-fi
-
-# ---- boots (two at a time, each on its own copy of the image) -----------------------
 # shellcheck source=tests/e2e/lib-scenarios.sh
 . "$TOP/tests/e2e/lib-scenarios.sh"
+
+# ---- build (cached) ---------------------------------------------------------------
+build_test_system
+
+# ---- boots (two at a time, each on its own copy of the image) -----------------------
 scenarios=(
 	"reboot|ephemeral_test=reboot|--reboot"
 	"default|ephemeral_test=default|"
