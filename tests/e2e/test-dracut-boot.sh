@@ -11,6 +11,8 @@ TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/lib.sh"
 # shellcheck source=tests/e2e/lib-e2e.sh
 . "$TOP/tests/e2e/lib-e2e.sh"
+# shellcheck source=tests/e2e/lib-scenarios.sh
+. "$TOP/tests/e2e/lib-scenarios.sh"
 need_root
 command -v qemu-system-x86_64 >/dev/null || { echo "# skipped: qemu-system-x86_64 missing (tests/deps.sh e2e)"; exit 77; }
 
@@ -18,48 +20,9 @@ E2E_RUN=$E2E_DIR/run
 rm -rf "$E2E_RUN"
 mkdir -p "$E2E_RUN"
 
-# ---- build (cached) ---------------------------------------------------------------
-t0=$(date +%s)
-if ! "$E2E_SRC/build-image.sh" >"$E2E_RUN/build.log" 2>&1; then
-	not_ok "build the test system"
-	tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
-	finish
-fi
-ok "build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
-if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
-	image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
-	not_ok "manifest of the base image"
-	finish
-fi
+scenarios_build "$E2E_SRC/build-image.sh"
 
 # ---- boots (two at a time, each on its own copy of the image) -----------------------
-# run_scenario NAME CMDLINE [--reboot|--crash|--shinit]
-run_scenario() {
-	local name=$1 cmdline=$2 mode=${3:-} img=$E2E_RUN/$1.img start rc i
-	if [ "$mode" = --shinit ]; then
-		export E2E_INITRD=$E2E_DIR/initrd-shinit.img
-		mode=
-	fi
-	cp --sparse=always "$E2E_DIR/base.img" "$img"
-	start=$(date +%s)
-	if [ "$mode" = --crash ]; then
-		e2e_boot "$name" "$img" "$cmdline" 2>"$E2E_RUN/$name.stderr" &
-		# Pull the plug as soon as the guest says its changes are made.
-		for ((i = 0; i < E2E_BOOT_TIMEOUT; i++)); do
-			grep -q '^KILLME' "$E2E_RUN/$name.result" 2>/dev/null && break
-			kill -0 $! 2>/dev/null || break
-			sleep 1
-		done
-		[ -f "$E2E_RUN/$name.pid" ] && kill -KILL "$(cat "$E2E_RUN/$name.pid")" 2>/dev/null
-		{ wait $!; } 2>/dev/null
-		rc=$?
-	else
-		e2e_boot "$name" "$img" "$cmdline" "$mode" 2>"$E2E_RUN/$name.stderr"
-		rc=$?
-	fi
-	echo "$rc $(($(date +%s) - start))" >"$E2E_RUN/$name.rc"
-}
-
 scenarios=(
 	"reboot|ephemeral_test=reboot|--reboot"
 	"default|ephemeral_test=default|"
@@ -69,141 +32,19 @@ scenarios=(
 	"off|ephemeral_test=off ephemeral=off|"
 	"shinit|ephemeral_test=shinit|--shinit"
 )
-t0=$(date +%s)
-for s in "${scenarios[@]}"; do
-	IFS='|' read -r name cmdline mode <<<"$s"
-	run_scenario "$name" "$cmdline" "$mode" &
-	while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
-done
-wait
-diag "all boots took $(($(date +%s) - t0)) s (two at a time)"
+run_scenarios "${scenarios[@]}"
 
 # ---- assertions ---------------------------------------------------------------------
-# guest_checks NAME: one TAP line per PASS/FAIL the guest reported.
-guest_checks() {
-	local name=$1 kind check why
-	while read -r kind check why; do
-		case "$kind" in
-		PASS) ok "$name: guest: $check" ;;
-		FAIL) not_ok "$name: guest: $check"; diag "$why" ;;
-		esac
-	done < <(tr -d '\r' <"$E2E_RUN/$name.result")
-}
-# block NAME BLOCK: a BEGIN/END block of the guest's report, indentation removed.
-block() {
-	tr -d '\r' <"$E2E_RUN/$1.result" | sed -n "/^BEGIN $2\$/,/^END $2\$/p" | sed '1d;$d;s/^  //'
-}
-# boot_status NAME EXPECTED_RC: QEMU's exit status and the boot time.
-boot_status() {
-	local name=$1 want=$2 rc secs
-	read -r rc secs <"$E2E_RUN/$name.rc"
-	assert_eq "$name: QEMU exit status ($secs s)" "$want" "$rc"
-}
-fsck_clean() { check "$1: e2fsck -fn clean" e2fsck -fn "$E2E_RUN/$1.img"; }
-same_manifest() { # DESC EXPECTED_FILE ACTUAL_FILE
-	if diff -u "$2" "$3" >"$E2E_RUN/manifest.diff"; then ok "$1"; else
-		not_ok "$1"
-		head -40 "$E2E_RUN/manifest.diff" | sed 's/^/#   /'
-	fi
-}
-# scenario_done NAME: on any failure in this scenario, show the console's tail.
-scenario_done() {
-	if [ "$_tap_failed" -gt "$failed_before" ]; then
-		diag "---- $1: last lines of the guest console ($E2E_RUN/$1.console)"
-		tail -40 "$E2E_RUN/$1.console" | tr -d '\r' | sed 's/^/#   /'
-		sed 's/^/#   qemu: /' "$E2E_RUN/$1.stderr"
-	fi
-	failed_before=$_tap_failed
-}
-failed_before=0
-# shellcheck disable=SC2317 # called through check
-in_console() { tr -d '\r' <"$E2E_RUN/$1.console" | grep -F -- "$2" >/dev/null; }
 # shellcheck disable=SC2317 # called through check
 no_systemd_initrd() { ! tr -d '\r' <"$E2E_RUN/$1.console" | grep -E 'Welcome to .*\(Initramfs\)'; }
-# shellcheck disable=SC2317 # called through check
-flushed_by_hook() { in_console "$1" "ephemeral: merging the RAM changes into the disk"; }
 
-# 1. Default boot: /etc and /var/log on overlays, changes merged at poweroff.
-name=default
-boot_status $name 0
-guest_checks $name
-check "$name: shutdown initramfs ran the flush hook" flushed_by_hook $name
-fsck_clean $name
-block $name manifest-etc >"$E2E_RUN/$name-guest-etc.manifest"
-image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
-check "$name: guest reported a manifest of the merged /etc" test -s "$E2E_RUN/$name-guest-etc.manifest"
-# The user.* xattr of the modified fixture: on disk it must survive. Where the guest
-# kernel's tmpfs could not hold it (Linux < 6.6), the merged view lacked it while
-# the flush kept the disk copy's: compare the manifests without that one field.
-assert_eq "$name: modified file kept its user.* xattr on disk" lower \
-	"$(image_xattr "$E2E_RUN/$name.img" /etc/e2e-fixture/user-xattr user.e2e)"
-if ! grep -q '^e2e-fixture/user-xattr .* user\.e2e=' "$E2E_RUN/$name-guest-etc.manifest"; then
-	sed -i 's|^\(e2e-fixture/user-xattr .*\) user\.e2e=6c6f776572 |\1 - |' "$E2E_RUN/$name-disk-etc.manifest"
-fi
-same_manifest "$name: disk /etc equals the merged /etc before poweroff" \
-	"$E2E_RUN/$name-guest-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
-assert_eq "$name: new /var/log file on disk" "new log" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-new.log)"
-assert_eq "$name: appended /var/log file on disk" "old log line
-appended" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-old.log)"
-check_fails "$name: deleted /var/log file gone from disk" image_cat "$E2E_RUN/$name.img" /var/log/e2e-delete.log
-summary=$(image_cat "$E2E_RUN/$name.img" /var/log/ephemeral.log 2>/dev/null | tail -1)
-assert_match "$name: flush summary appended to /var/log/ephemeral.log" 'flush: /etc: [0-9]+ written' "$summary"
-scenario_done $name
-
-# 2. Reboot: the changes of boot 1 are merged at reboot, boot 2 sees them.
-name=reboot
-boot_status $name 0
-guest_checks $name
-assert_match "$name: two boots" "INFO boot 2" "$(cat "$E2E_RUN/$name.result")"
-fsck_clean $name
-assert_eq "$name: boot 2's change on disk" "boot 2 was here" "$(image_cat "$E2E_RUN/$name.img" /etc/e2e-reboot)"
-assert_eq "$name: boot 1's log on disk" "boot 1 log" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-reboot.log)"
-scenario_done $name
-
-# 3. ephemeral.dirs=/etc:discard: nothing reaches the disk.
-name=discard
-boot_status $name 0
-guest_checks $name
-fsck_clean $name
-image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
-same_manifest "$name: disk /etc unchanged" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
-scenario_done $name
-
-# 4. ephemeral=off: no overlay, writes go straight to disk, boot is normal.
-name=off
-boot_status $name 0
-guest_checks $name
-fsck_clean $name
-assert_eq "$name: write to /etc went straight to disk" "written with ephemeral=off" \
-	"$(image_cat "$E2E_RUN/$name.img" /etc/e2e-off)"
-scenario_done $name
-
-# 5. Bad entries on the command line: each reported once, the good one mounted.
-name=badcmdline
-boot_status $name 0
-guest_checks $name
-fsck_clean $name
-kmsg=$(block $name kmsg)
-for entry in relative /nonexistent /; do
-	n=$(printf '%s\n' "$kmsg" | grep -cE "['\"]${entry}['\"]")
-	assert_eq "$name: exactly one kernel log line about '$entry'" 1 "$n"
+assert_default default
+check "default: shutdown initramfs ran the flush hook" flushed_by_hook default
+scenario_done default
+for name in reboot discard off badcmdline crash; do
+	"assert_$name" "$name"
+	scenario_done "$name"
 done
-[ "$_tap_failed" -gt "$failed_before" ] && printf '%s\n' "$kmsg" | sed 's/^/#   kmsg: /'
-scenario_done $name
-
-# 6. Power cut after changes: the disk is exactly as before the boot.
-name=crash
-read -r rc _ <"$E2E_RUN/$name.rc"
-assert_eq "$name: QEMU killed after the guest made its changes" "137" "$rc"
-check "$name: guest signalled its changes were made" grep -q '^KILLME' "$E2E_RUN/$name.result"
-guest_checks $name
-check "$name: journal replay" e2fsck -E journal_only -p "$E2E_RUN/$name.img"
-fsck_clean $name
-image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
-image_manifest "$E2E_RUN/$name.img" /var/log >"$E2E_RUN/$name-disk-varlog.manifest"
-same_manifest "$name: disk /etc exactly as before the boot" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
-same_manifest "$name: disk /var/log exactly as before the boot" "$E2E_RUN/base-varlog.manifest" "$E2E_RUN/$name-disk-varlog.manifest"
-scenario_done $name
 
 # 7. The same module under dracut's shell init (no systemd in the initramfs): the
 # overlays are mounted and the changes still reach the disk at poweroff.
