@@ -87,8 +87,9 @@ check:
 check-fast:
 	tests/run unit integration
 
+# DEMO=initramfs-tools: the Debian way (the .deb on a system with initramfs-tools).
 demo:
-	tests/e2e/demo.sh
+	DEMO=$(DEMO) tests/e2e/demo.sh
 
 vm:
 	tests/e2e/demo.sh --shell
