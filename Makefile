@@ -2,7 +2,7 @@
 # build/ephemeral-sweep; `make check` runs every test (see README.md).
 VERSION     := 0.1.0
 BUILD       ?= build
-PREFIX      ?= /usr/local
+PREFIX      ?= /usr
 BINDIR      ?= $(PREFIX)/bin
 DATADIR     ?= $(PREFIX)/share
 DRACUTDIR   ?= /usr/lib/dracut/modules.d/90ephemeral
@@ -14,6 +14,7 @@ INITRAMFSTOOLSDIR ?= /usr/share/initramfs-tools
 PKGLIBDIR   ?= $(PREFIX)/lib/ephemeral
 MANDIR      ?= $(DATADIR)/man
 SYSCONFDIR  ?= /etc
+PACMANHOOKDIR ?= /usr/share/libalpm/hooks
 DESTDIR     ?=
 
 CC      ?= cc
@@ -32,7 +33,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # state, store), merge/ (the engine), sweep/, boot/ (what mount does), shutdown/
 # (where flush merges to), cmd/ (thin commands). tests/lint.sh checks that no include
 # runs upward.
-LAYERS     := shared config merge sweep boot shutdown
+LAYERS     := shared config merge checkpoint sweep boot shutdown
 # The sweeper links libc only (it runs in the real system, not in the initramfs):
 # the libc-only helpers, the configuration, the sweep layer and its command.
 SWEEP_LIBC := src/shared/log.c src/shared/util.c src/config/config.c src/config/keys.c \
@@ -42,8 +43,10 @@ LIB_SRCS   := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)) \
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 SWEEP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SWEEP_LIBC) $(wildcard src/sweep/*.c) \
               src/cmd/sweep.c src/cmd/ephemeral-sweep.c)
-UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
-UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# Unit tests mirror src/ (tests/unit/<layer>/test-*.c); each builds to build/tests/test-*.
+UNIT_SRCS  := $(wildcard tests/unit/test-*.c tests/unit/*/test-*.c)
+UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(notdir $(UNIT_SRCS:.c=)))
+vpath test-%.c $(sort $(dir $(UNIT_SRCS)))
 
 all: $(BUILD)/ephemeral $(BUILD)/ephemeral-sweep
 
@@ -65,16 +68,36 @@ $(BUILD)/ephemeral: $(BUILD)/src/cmd/ephemeral.o $(BUILD)/libephemeral.a
 $(BUILD)/ephemeral-sweep: $(SWEEP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c tests/lib/test.h $(BUILD)/libephemeral.a
+$(BUILD)/tests/test-%: test-%.c tests/lib/test.h $(BUILD)/libephemeral.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(BUILD)/libephemeral.a \
 		$(shell pkg-config --libs $(PKGS))
 
-unit-bins: $(UNIT_BINS) $(BUILD)/tests/manifest
+unit-bins: $(UNIT_BINS) $(BUILD)/tests/manifest $(BUILD)/tests/godown
 
-# Test tool (tree manifests for comparisons): libc only and static, so it can be
-# copied into a test VM; never built with the sanitizers.
+# Fuzz harnesses (clang's libFuzzer, ASan, UBSan) over the libc-only code that reads
+# untrusted text: the sweeper's set plus the state file. tests/integration/test-fuzz.sh
+# runs them on tests/fuzz/corpus/ for a bounded time.
+FUZZ_CC    ?= clang
+FUZZ_SRCS  := $(sort $(SWEEP_LIBC) src/config/state.c)
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Isrc -g -O1 \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+
+fuzz: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard src/shared/*.h src/config/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS)
+
+# Test tools (tree manifests for comparisons; godown, the ext4 shutdown ioctl for
+# the power-loss test): libc only and static, so they can be copied into a test VM;
+# never built with the sanitizers.
 $(BUILD)/tests/manifest: tests/lib/manifest.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -static -o $@ $<
+
+$(BUILD)/tests/godown: tests/lib/godown.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -static -o $@ $<
 
@@ -104,8 +127,9 @@ bench: all
 
 lint:
 	shellcheck -x $$(git ls-files '*.sh' tests/run tests/deps.sh bench/run .ci/run 'initcpio/*' 'initramfs-tools/*' 'runtime/*' | \
-		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' | sort -u)
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h')
+		grep -v -e '\.service$$' -e '\.timer$$' -e '\.tmpfiles$$' -e '\.example$$' -e '\.hook$$' \
+			-e '\.actions*$$' -e '^runtime/apt/' | sort -u)
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*/*.c' 'tests/lib/*.h')
 
 # Runtime files name the binary as @BINDIR@/ephemeral and our helper scripts'
 # directory as @PKGLIBDIR@; install substitutes the real dirs.
@@ -117,7 +141,7 @@ subst_install = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g
 # binaries, man pages, example config) plus one target per initramfs generator and
 # per init system.
 INSTALL_PARTS := install-bin install-dracut install-initcpio install-initramfs-tools \
-	install-systemd install-openrc install-runit
+	install-systemd install-openrc install-runit install-pm-hooks
 install: $(INSTALL_PARTS)
 
 install-bin: all
@@ -142,7 +166,7 @@ install-initcpio:
 	install -Dm644 initcpio/ephemeral-mkinitcpio.tmpfiles $(DESTDIR)$(TMPFILESDIR)/ephemeral-mkinitcpio.conf
 
 # The build hook and boot script, and (systemd) the unit that builds a shutdown root
-# at poweroff, enabled statically like dracut-shutdown.service.
+# at boot, enabled statically like dracut-shutdown.service.
 install-initramfs-tools:
 	@mkdir -p $(BUILD)
 	$(call subst_install,755,initramfs-tools/hooks/ephemeral,$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/ephemeral)
@@ -164,6 +188,8 @@ install-openrc:
 	@mkdir -p $(BUILD)
 	for f in $(wildcard runtime/openrc/*); do \
 		$(call subst_install,755,$$f,$(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}); done
+	for f in $(wildcard runtime/sysv/*); do \
+		$(call subst_install,755,$$f,$(DESTDIR)$(SYSCONFDIR)/init.d/$${f##*/}); done
 
 install-runit:
 	@mkdir -p $(BUILD)
@@ -171,6 +197,14 @@ install-runit:
 		$(call subst_install,644,$$f,$(DESTDIR)$(SYSCONFDIR)/runit/shutdown.d/$${f##*/}); done
 	for d in $(wildcard runtime/runit/sv/*); do \
 		$(call subst_install,755,$$d/run,$(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run); done
+
+# Package-manager hooks that checkpoint right after a transaction (pacman, apt, dnf).
+install-pm-hooks:
+	@mkdir -p $(BUILD)
+	$(call subst_install,644,runtime/pacman/zz-ephemeral-checkpoint.hook,$(DESTDIR)$(PACMANHOOKDIR)/zz-ephemeral-checkpoint.hook)
+	$(call subst_install,644,runtime/apt/80ephemeral-checkpoint,$(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d/80ephemeral-checkpoint)
+	$(call subst_install,644,runtime/dnf/ephemeral.action,$(DESTDIR)$(SYSCONFDIR)/dnf/plugins/post-transaction-actions.d/ephemeral.action)
+	$(call subst_install,644,runtime/dnf/ephemeral.actions,$(DESTDIR)$(SYSCONFDIR)/dnf/libdnf5-plugins/actions.d/ephemeral.actions)
 
 # The source tarball the Arch PKGBUILD and the RPM spec (packaging/) build from.
 dist:
@@ -180,5 +214,5 @@ dist:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo vm bench lint install $(INSTALL_PARTS) dist clean unit-bins docs
+.PHONY: all check check-fast demo vm bench lint install $(INSTALL_PARTS) dist clean unit-bins docs fuzz
 -include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d

@@ -1,88 +1,102 @@
 #!/bin/bash
-# Benchmark: one sweeping pass over a generated tmpfs tree of BENCH_FILES (default
-# 100000) files in dirs of 100, 90 % stale and 10 % fresh, by `ephemeral-sweep --once`,
-# by `systemd-tmpfiles --clean` with the equivalent config (an `e` line with an age)
-# and by `find -mmin +0 -delete`. The stale part is "everything already in the past":
-# fresh files get an mtime 10 minutes in the future, so all three tools make the same
-# selection (ephemeral via --now two minutes ahead with --age 1; tmpfiles with age 1s
-# after a 2 s pause; find with -mmin +0). They do not do the same work: ephemeral
-# also proves each file unused (a lease per file, one /proc scan per pass), re-checks
-# it on the open fd and restores directory times; tmpfiles checks flock and times;
-# find checks mtime only. Prints the median of BENCH_RUNS (default 3) runs and ratios.
+# Benchmark: one sweeping pass over a tmpfs tree of 1 000 dirs × 100 files, 10 %
+# stale, by `ephemeral-sweep --once`, `systemd-tmpfiles --clean` (an `e` line for
+# the tree with the same age) and `find -mmin +1 -delete`.
+#
+# The stale part is aged FOR REAL: `touch -d` cannot set ctime or btime back, and
+# both the sweeper and tmpfiles look at those, so a touched file is not stale for
+# either. So the stale files (10 per dir) of every tree of the run are created
+# first, then the script waits until they are more than a minute old, and each
+# tree gets its 90 fresh files per dir right before its tool runs (age 1 minute
+# for all three tools; every run must finish within the minute, which the check
+# below would catch). After each run the tree must hold exactly the fresh files
+# and the dirs: every tool must remove the same set (checked, exit 1 if not).
+#
+# They do not do the same work: ephemeral-sweep also proves each file unused
+# (a lease per file, one /proc scan per pass), re-checks it on the open fd and
+# keeps the protected patterns; tmpfiles takes a flock on each dir and checks
+# times; find checks mtime only. Interleaved rounds (each round runs every tool
+# once, the order rotating): BENCH_RUNS (default 5). BENCH_DIRS (default 1000)
+# dirs of 100 files. Writes $BENCH_OUT/sweep.dat and prints a markdown table.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 111
-TOP=$PWD
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 SWEEP=${EPHEMERAL_SWEEP:-$TOP/build/ephemeral-sweep}
-[ "$(id -u)" = 0 ] || { echo "sweep.sh: needs root"; exit 77; }
-[ -x "$SWEEP" ] || { echo "sweep.sh: build first (make)"; exit 111; }
-if ! command -v systemd-tmpfiles >/dev/null; then
-	echo "sweep.sh: installing systemd (for systemd-tmpfiles)" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null ||
-		{ echo "sweep.sh: systemd-tmpfiles is needed"; exit 111; }
-fi
-if [ -z "${_BENCH_IN_NS:-}" ]; then
-	export _BENCH_IN_NS=1
-	exec unshare -m --propagation private "$0" "$@"
-fi
-files=${BENCH_FILES:-100000}
-runs=${BENCH_RUNS:-3}
+need_root
+need_pkgs systemd time python3 findutils
+[ -x "$SWEEP" ] || need_ephemeral
+in_private_mount_ns "$@"
+
+runs=${BENCH_RUNS:-5}
+dirs=${BENCH_DIRS:-1000}
+tools="ephemeral tmpfiles find"
 mkdir -p "$TOP/build/bench"
 W=$(mktemp -d "$TOP/build/bench/sweep.XXXXXX")
-trap 'umount -l "$W/t" 2>/dev/null; rm -rf "$W"' EXIT
+trap 'cd /; unmount_below "$W"; rm -rf "$W"' EXIT
 mkdir "$W/t"
-mount -t tmpfs -o size=2G,mode=1777,nodev,nosuid tmpfs "$W/t" # as ephemeral mounts them
-T=$W/t/tree
+mount -t tmpfs -o size=4G,mode=1777,nodev,nosuid tmpfs "$W/t" # as ephemeral mounts /tmp
 
-generate() {
-	rm -rf "$T"
-	python3 - "$T" "$files" <<'PY'
-import os, sys, time
-root, n = sys.argv[1], int(sys.argv[2])
-fresh = time.time() + 600
-os.mkdir(root)
-for i in range(n):
-    d = os.path.join(root, "d%04d" % (i // 100))
-    if i % 100 == 0:
-        os.mkdir(d)
-    p = os.path.join(d, "f%d" % i)
-    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
-    os.write(fd, b"x" * 64)
-    os.close(fd)
-    if i % 10 == 0:
-        os.utime(p, (fresh, fresh))
+# gen stale|fresh ROOT: the stale (s0..s9) or fresh (f00..f89) files of each dir.
+gen() {
+	python3 - "$1" "$2" "$dirs" <<'PY'
+import os, sys
+part, root, ndirs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+names = ["s%d" % i for i in range(10)] if part == "stale" else ["f%02d" % i for i in range(90)]
+data = b"x" * 64
+for d in range(ndirs):
+    dd = os.path.join(root, "d%04d" % d)
+    if part == "stale":
+        os.makedirs(dd)
+    for n in names:
+        fd = os.open(os.path.join(dd, n), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, data)
+        os.close(fd)
 PY
-	sleep 2 # tmpfiles' and find's ages are real time: let the stale part age
 }
+listing() { find "$1" -mindepth 1 -printf '%y %P\n' | LC_ALL=C sort; }
 
-now() { date +%s.%N; }
-printf 'e %s - - - 1s\n' "$T" >"$W/tmpfiles.conf"
-run_tool() {
-	case $1 in
-	ephemeral) "$SWEEP" --once --now $(($(date +%s) + 120)) --age 1 --config /dev/null \
-		--cmdline /dev/null "$T" 2>/dev/null ;;
-	tmpfiles) systemd-tmpfiles --clean "$W/tmpfiles.conf" 2>/dev/null ;;
-	find) find "$T" -mindepth 1 -mmin +0 -delete 2>/dev/null ;;
-	esac
-}
+bench_start sweep
+echo "sweeper: $SWEEP; $(systemd-tmpfiles --version | head -1); $(find . -maxdepth 0 --version | head -1)"
+echo "tree: $dirs dirs × (10 stale + 90 fresh) files of 64 bytes on a tmpfs; age 1 minute"
+for r in $(seq 1 "$runs"); do
+	for t in $tools; do gen stale "$W/t/r$r-$t" || exit 111; done
+done
+aged=$(($(date +%s) + 65))
+echo "stale part created at $(date -u +%T); aging it for real until $(date -u -d "@$aged" +%T)"
+while [ "$(date +%s)" -lt "$aged" ]; do sleep 1; done
 
-declare -A times
-for tool in ephemeral tmpfiles find; do
-	samples=()
-	for _ in $(seq "$runs"); do
-		generate
-		t0=$(now)
-		run_tool "$tool"
-		t1=$(now)
-		samples+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-		left=$(find "$T" -type f | wc -l)
-		[ "$left" = $((files / 10)) ] || echo "# note: $tool left $left files (expected $((files / 10)))"
+bad=0
+for r in $(seq 1 "$runs"); do
+	# shellcheck disable=SC2086 # a blank-separated list of tool names
+	for t in $(rotated "$r" $tools); do
+		T=$W/t/r$r-$t
+		gen fresh "$T" || exit 111
+		listing "$T" | grep -v '/s[0-9]$' >"$W/expected"
+		case $t in
+		ephemeral) cmd=("$SWEEP" --once --age 1 --config /dev/null --cmdline /dev/null "$T") ;;
+		tmpfiles)
+			printf 'e %s - - - 1m\n' "$T" >"$T.conf"
+			cmd=(systemd-tmpfiles --clean "$T.conf")
+			;;
+		find) cmd=(find "$T" -mindepth 1 -mmin +1 -delete) ;;
+		esac
+		timed - - sweep "$t" "$r" "${cmd[@]}" 2>/dev/null || echo "# round $r: $t exited $?"
+		tail -n1 "$DAT" | sed 's/^/# /' >&2
+		if ! listing "$T" | cmp -s - "$W/expected"; then
+			echo "# round $r: $t left $(listing "$T" | grep -c '/s[0-9]$') of $((dirs * 10)) stale files and $(listing "$T" | grep -c '/f[0-9]*$') of $((dirs * 90)) fresh ones (expected: none, all)"
+			bad=1
+		fi
+		rm -rf "$T" "$T.conf"
 	done
-	times[$tool]=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
 done
 
-printf '%-34s %10s %8s\n' "one pass, $files files (90 % stale)" "seconds" "ratio"
-for tool in ephemeral tmpfiles find; do
-	printf '%-34s %10.3f %8.2f\n' "$tool" "${times[$tool]}" \
-		"$(awk -v a="${times[$tool]}" -v b="${times[ephemeral]}" 'BEGIN { print a / b }')"
-done
-echo "(ratio = tool time / ephemeral-sweep time; > 1 means ephemeral-sweep is faster)"
+echo
+echo "Interleaved rounds: $runs; 'time / ephemeral' is the ratio within each round (> 1: ephemeral-sweep faster); CPU = user + sys; nothing is written to a disk (tmpfs)."
+echo
+summarize "$DAT" sweep ephemeral "ephemeral=ephemeral-sweep --once" \
+	"tmpfiles=systemd-tmpfiles --clean" "find=find -mmin +1 -delete"
+echo
+[ "$bad" = 0 ] && echo "Same set: after every run of every tool exactly the $((dirs * 10)) stale files were gone and all fresh files and dirs left." ||
+	echo "Same set: FAILED (see the notes above)."
+bench_end
+exit "$bad"

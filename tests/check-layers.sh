@@ -9,10 +9,11 @@ declare -A allowed=(
 	[shared]="shared"
 	[config]="config shared"
 	[merge]="merge config shared"
+	[checkpoint]="checkpoint merge config shared"
 	[sweep]="sweep config shared"
-	[boot]="boot merge config shared"
+	[boot]="boot checkpoint merge config shared"
 	[shutdown]="shutdown merge config shared"
-	[cmd]="cmd boot shutdown sweep merge config shared"
+	[cmd]="cmd boot shutdown sweep checkpoint merge config shared"
 )
 bad=0
 while IFS= read -r f; do

@@ -12,10 +12,10 @@ check() {
 	rm -f /tmp/lint.$$
 }
 mapfile -t sh_files < <(git ls-files | while read -r f; do
-	case "$f" in *.service|*.timer|*.tmpfiles) ;; *.sh|tests/run|bench/run|.ci/run|initcpio/*|initramfs-tools/*|runtime/openrc/*|runtime/system-shutdown/*|runtime/runit/*|dracut/*|tests/lib/mkinitcpio-init-standin|tests/fixtures/initcpio/install/*|tests/fixtures/initcpio/hooks/*|tests/fixtures/initcpio/shutdown-stub) echo "$f" ;; esac
+	case "$f" in *.service|*.timer|*.tmpfiles) ;; *.sh|tests/run|bench/run|.ci/run|initcpio/*|initramfs-tools/*|runtime/openrc/*|runtime/sysv/*|runtime/system-shutdown/*|runtime/runit/*|tests/e2e/guest/ephemeral-e2e.openrc|tests/e2e/guest/ephemeral-e2e.runit|dracut/*|tests/lib/mkinitcpio-init-standin|tests/fixtures/initcpio/install/*|tests/fixtures/initcpio/hooks/*|tests/fixtures/initcpio/shutdown-stub) echo "$f" ;; esac
 done)
 for f in "${sh_files[@]}"; do [ -f "$f" ] && check shellcheck -x "$f"; done
-mapfile -t c_files < <(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/lib/*.h' 'tests/lib/*.c' 'bench/*.c')
+mapfile -t c_files < <(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*/*.c' 'tests/lib/*.h' 'tests/lib/*.c' 'tests/fuzz/*.c' 'bench/*.c')
 [ ${#c_files[@]} -gt 0 ] && check clang-format --dry-run --Werror "${c_files[@]}"
 check tests/check-layers.sh
 # The sweeper runs in the real system for the whole uptime: libc only, no libkmod/libblkid.

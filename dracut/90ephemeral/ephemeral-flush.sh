@@ -17,9 +17,10 @@ for _ephemeral_dir in /oldsys/run/initramfs/ephemeral /oldroot/run/initramfs/eph
     fi
 done
 
-if [ -z "$_ephemeral_store" ]; then
-    info "ephemeral: no store found at shutdown, nothing to merge"
-elif ! command -v ephemeral > /dev/null 2>&1; then
+# No store found: flush still runs on the usual place, to fail loudly if an overlay
+# still keeps changes in a store that is gone (else it says there is nothing to merge).
+[ -n "$_ephemeral_store" ] || _ephemeral_store=/oldsys/run/initramfs/ephemeral
+if ! command -v ephemeral > /dev/null 2>&1; then
     warn "ephemeral: the binary is missing from the shutdown initramfs; the changes in $_ephemeral_store are NOT written to disk"
 else
     info "ephemeral: merging the RAM changes into the disk (root /oldroot, store $_ephemeral_store)"

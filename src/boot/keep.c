@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mount-keep: ephemeral.keep=/var/cache/apt,… — caches inside a tmpfs dir that must
+ * keep: ephemeral.keep=/var/cache/apt,… — caches inside a tmpfs dir that must
  * survive reboots live in <persist>/<name> on the root filesystem and are bound
  * onto their place after the tmpfs is mounted.
  *

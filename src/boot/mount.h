@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mount: the shared context of `ephemeral mount` and its steps. cmd-mount.c reads
+ * mount: the shared context of `ephemeral mount` and its steps. cmd/mount.c reads
  * the configuration, loads overlayfs and mounts the store, then runs each step in
- * turn (overlays, then the tmpfs and keep mounts of issue 4, each in its own file).
+ * turn (overlay.c, then tmpfs.c and keep.c; dirattr.c copies a dir's attributes).
  * A step never stops the boot: it reports every failed entry once (stderr and
  * /dev/kmsg), counts it in the context and goes on with the next one.
+ *
+ * Layer src/boot/: what `mount` does in the initramfs; may call src/merge/ (the
+ * cleanup of an interrupted flush), src/config/ and src/shared/.
  */
 #pragma once
 
@@ -31,10 +34,10 @@ struct mount_ctx {
 
 /* A step: mounts one kind of thing for every configured entry. */
 typedef void (*mount_step_fn)(struct mount_ctx *ctx);
-void mount_overlays(struct mount_ctx *ctx);     /* mount-overlay.c */
-void mount_keep_prepare(struct mount_ctx *ctx); /* mount-keep.c: before the tmpfs hide the lower */
-void mount_tmpfs_dirs(struct mount_ctx *ctx);   /* mount-tmpfs.c */
-void mount_keep_bind(struct mount_ctx *ctx);    /* mount-keep.c */
+void mount_overlays(struct mount_ctx *ctx);     /* overlay.c */
+void mount_keep_prepare(struct mount_ctx *ctx); /* keep.c: before the tmpfs hide the lower */
+void mount_tmpfs_dirs(struct mount_ctx *ctx);   /* tmpfs.c */
+void mount_keep_bind(struct mount_ctx *ctx);    /* keep.c */
 
 /* <root><path> into out (path absolute). Returns 0 or -ENAMETOOLONG. */
 int mount_target(const struct mount_ctx *ctx, const char *path, char *out, size_t outlen);

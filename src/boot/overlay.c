@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mount-overlay: the overlay step of `ephemeral mount`. For each configured dir:
+ * overlay: the overlay step of `ephemeral mount`. For each configured dir:
  * <store>/<name>/{upper,work}, the upper root made to look like the lower dir,
  * overlayfs on <root><dir> with the lower dir as its only lower layer, and a
  * state record (lower filesystem identity for flush). Already mounted overlays are

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mount-tmpfs: the tmpfs step of `ephemeral mount` (ephemeral.tmpfs=/tmp:5G,…).
+ * tmpfs: the tmpfs step of `ephemeral mount` (ephemeral.tmpfs=/tmp:5G,…).
  * Each dir gets a size-capped tmpfs (nosuid,nodev) with the owner, mode and
  * xattrs (an SELinux label, say) of the directory it covers. A dir that the root's
  * fstab mounts itself (a tmpfs /tmp is common) is left to fstab, with one notice.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-diff: `ephemeral diff` — what flush would write, git-status style, one line
+ * diff: `ephemeral diff` — what flush would write, git-status style, one line
  * per entry of the upper trees, as merged paths:
  *   A  added: no lower counterpart (also everything inside an opaque directory)
  *   M  modified: replaces a lower entry (a directory: only when its owner or mode
@@ -226,8 +226,9 @@ int cmd_diff(int argc, char *argv[])
                         continue;
                 }
                 ctx.lowerfd = lowerfd;
-                if (upper_walk(upperfd, visit, &ctx) < 0) {
-                        log_error("%s: cannot walk its upper dir", s->dirs[i].path);
+                int r = upper_walk(upperfd, visit, &ctx);
+                if (r < 0) {
+                        log_errno(r, "%s: cannot walk its upper dir", s->dirs[i].path);
                         failed = true;
                 }
         }

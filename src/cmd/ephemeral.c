@@ -20,6 +20,7 @@ static const struct command {
 } commands[] = {
     {"mount", cmd_mount, "[--root DIR] [--store DIR] [--cmdline FILE] [--config FILE]"},
     {"flush", cmd_flush, "[--root DIR] [--store DIR] [--dry-run]"},
+    {"checkpoint", cmd_checkpoint, "[--root DIR] [--store DIR] [--dry-run] [--if-due]"},
     {"status", cmd_status, "[--store DIR] [--root DIR] [--json]"},
     {"diff", cmd_diff, "[--store DIR] [--root DIR] [DIR...]"},
     {"sweep", cmd_sweep,
@@ -32,7 +33,7 @@ static void usage(FILE *f)
 {
         fprintf(f, "Usage:\n");
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-                fprintf(f, "  ephemeral %-6s %s\n", commands[i].name, commands[i].usage);
+                fprintf(f, "  ephemeral %-10s %s\n", commands[i].name, commands[i].usage);
         fprintf(f, "  ephemeral --help | --version\n\n"
                    "Keeps directories such as /etc and /var/log in RAM (OverlayFS on a tmpfs)\n"
                    "and merges the changes down to disk at shutdown. See README.md.\n");

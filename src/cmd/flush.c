@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-flush: `ephemeral flush [--root DIR] [--store DIR] [--dry-run]`. Runs after
+ * flush: `ephemeral flush [--root DIR] [--store DIR] [--dry-run]`. Runs after
  * userspace stopped: for every persist dir recorded in the store's state, reach
- * its lower dir (merge-target), merge the upper into it (merge), empty the upper
+ * its lower dir (shutdown/target.c), merge the upper into it (merge), empty the upper
  * and mark the dir flushed; discard dirs are marked discarded. Prints a summary
  * and appends it as one line to ephemeral.log in the lower /var/log.
  * Exit: 0 everything merged, 111 any failure, 100 bad usage.
@@ -20,9 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint/checkpoint.h"
 #include "cmd/commands.h"
+#include "cmd/flush-journal.h"
 #include "shared/log.h"
 #include "shutdown/target.h"
+#include "shutdown/unreachable.h"
 #include "merge/merge.h"
 #include "config/state.h"
 #include "shared/util.h"
@@ -40,6 +43,8 @@ struct flush_run {
         char summary[4096];
         size_t summary_len;
         bool failed;
+        uint64_t merged; /* entries written or deleted */
+        struct flush_journal journal;
 };
 
 static void usage(FILE *f)
@@ -101,9 +106,11 @@ static int flush_dir(struct flush_run *f, unsigned i)
         r = merge_target_open(f->root, d, f->store, f->dry_run, &f->targets[i]);
         if (r < 0)
                 return r;
+        o.pins = &f->targets[i].pins;
         r = merge_tree(upperfd, f->targets[i].fd, &o, &st);
         if (f->dry_run)
                 return r;
+        f->merged += st.written + st.deleted;
         summary_add(f, "%s%s: %" PRIu64 " written, %" PRIu64 " deleted, %" PRIu64 " bytes%s",
                     f->summary_len ? "; " : "", d->path, st.written, st.deleted, st.bytes,
                     r < 0 ? ", FAILED" : "");
@@ -219,6 +226,25 @@ static int parse_args(struct flush_run *f, int argc, char *argv[])
         return 1;
 }
 
+/* The store or its state is missing or unreadable (err). Fail closed: "nothing to
+ * merge" (0) only when no overlay still keeps changes in the store. */
+static int no_state(struct flush_run *f, int err)
+{
+        char why[PATH_MAX + 128];
+        int n;
+
+        snprintf(why, sizeof(why), "%s/%s: %s", f->store, STATE_FILE, strerror(-err));
+        n = unreachable_overlays(f->store, why);
+        if (n == 0 && err == -ENOENT) {
+                printf("no state in %s and no overlay uses it: nothing to merge\n", f->store);
+                return EXIT_OK;
+        }
+        if (n == 0)
+                log_errno(err, "cannot read the state %s/%s", f->store, STATE_FILE);
+        log_error("flush failed: nothing was merged");
+        return EXIT_SYSTEM;
+}
+
 /* Deep trees hold a few descriptors per level: allow as many as permitted. */
 static void raise_fd_limit(void)
 {
@@ -235,9 +261,12 @@ int cmd_flush(int argc, char *argv[])
         double start = now_sec();
         time_t wall = time(NULL);
         char line[sizeof(f.summary) + 128], stamp[32];
-        int r;
+        int r, lockfd = -EBADF;
 
-        f = (struct flush_run){.root = "/", .store = "/run/initramfs/ephemeral", .storefd = -1};
+        f = (struct flush_run){.root = "/",
+                               .store = "/run/initramfs/ephemeral",
+                               .storefd = -1,
+                               .journal = {.j = {.fd = -EBADF}, .t = {.fd = -EBADF}}};
         for (unsigned i = 0; i < ARRAY_SIZE(f.targets); i++)
                 f.targets[i].fd = -EBADF;
         r = parse_args(&f, argc, argv);
@@ -246,17 +275,18 @@ int cmd_flush(int argc, char *argv[])
         raise_fd_limit();
 
         f.storefd = open(f.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (f.storefd < 0) {
-                log_errno(errno, "cannot open the store %s", f.store);
-                return EXIT_SYSTEM;
-        }
-        r = state_read(f.storefd, &f.state);
+        r = f.storefd < 0 ? -errno : state_read(f.storefd, &f.state);
         if (r < 0) {
-                log_errno(r, "cannot read the state %s/%s", f.store, STATE_FILE);
-                close(f.storefd);
-                return EXIT_SYSTEM;
+                f.storefd = safe_close(f.storefd);
+                return no_state(&f, r);
         }
 
+        if (!f.dry_run) {
+                /* A checkpoint must not read an upper the merge is emptying; one
+                 * that hangs does not stop the shutdown (logged, then merged). */
+                lockfd = checkpoint_lock_store(f.storefd, f.store);
+                flush_journal_begin(&f.journal, f.root, f.store, f.storefd, &f.state);
+        }
         for (unsigned i = 0; i < f.state.n_dirs; i++) {
                 struct state_dir *d = &f.state.dirs[i];
                 if (d->status != STATE_MOUNTED) {
@@ -284,8 +314,11 @@ int cmd_flush(int argc, char *argv[])
                 append_log(&f, line);
         }
         fflush(stdout);
+        if (!f.dry_run)
+                flush_journal_end(&f.journal, !f.failed && f.summary_len, f.merged);
         for (unsigned i = 0; i < f.state.n_dirs; i++)
                 merge_target_close(&f.targets[i], f.state.dirs[i].path);
+        safe_close(lockfd);
         close(f.storefd);
         if (f.failed)
                 log_error("flush failed; the lower directories keep the old version of what "

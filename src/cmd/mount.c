@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-mount: `ephemeral mount` runs in the initramfs with the real root at --root.
+ * mount: `ephemeral mount` runs in the initramfs with the real root at --root.
  * It reads the configuration (defaults < --config < --cmdline), loads overlayfs,
  * mounts the store tmpfs at --store and runs the mount steps (see mount.h). It
  * never fails the boot: exit 0 when all is well, 100 when configuration entries
- * were skipped, 111 when a mount failed (each failure already reported).
+ * were skipped, 111 when a mount failed (each failure already reported) or the
+ * kernel command line could not be read (then nothing is mounted: it may hold
+ * the rescue switch ephemeral=off).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <sys/xattr.h>
 
 #include "cmd/commands.h"
+#include "cmd/replay.h"
 #include "config/imageconf.h"
 #include "shared/fstab.h"
 #include "shared/log.h"
@@ -46,7 +49,7 @@ static bool option_safe(const char *path)
 }
 
 /* tmpfs holds user.* xattrs only since Linux 6.6: before, overlayfs drops them when
- * it copies a file up (the flush keeps the disk copy's; see merge-meta.c). */
+ * it copies a file up (the flush keeps the disk copy's; see merge/meta.c). */
 static void warn_no_user_xattrs(int storefd)
 {
         static const char probe[] = "user.ephemeral-probe";
@@ -102,7 +105,7 @@ static void help(void)
             "  --config FILE   config file (default " DEFAULT_CONFIG ", else DIR" DEFAULT_CONFIG
             ")\n"
             "Exit status: 0 all mounted, 100 configuration entries skipped, 111 a mount "
-            "failed.\n");
+            "failed\nor the kernel command line could not be read (then nothing is mounted).\n");
 }
 
 /* Reads the configuration; *ret_image is the file read from outside the root (the
@@ -123,9 +126,9 @@ static int read_config(struct mount_ctx *ctx, const char *config, const char *cm
         }
         if (config_parse_file(&ctx->cfg, config) < 0)
                 ctx->cfg.n_errors++;
-        if (config_parse_cmdline_file(&ctx->cfg, cmdline) < 0)
-                ctx->cfg.n_errors++;
-        return 0;
+        /* Fail closed: a command line that could not be read may hold the rescue
+         * switch ephemeral=off (the error is already logged). */
+        return config_parse_cmdline_file(&ctx->cfg, cmdline) < 0 ? -EIO : 0;
 }
 
 static int mount_store(struct mount_ctx *ctx, const char *store)
@@ -180,6 +183,8 @@ static int mount_store(struct mount_ctx *ctx, const char *store)
         if (r < 0)
                 memset(&ctx->state, 0, sizeof(ctx->state));
         ctx->state.version = STATE_VERSION;
+        snprintf(ctx->state.journal, sizeof(ctx->state.journal), "%s", ctx->cfg.journal);
+        ctx->state.checkpoint_sec = ctx->cfg.checkpoint_sec;
         if (fstatfs(ctx->storefd, &sfs) == 0)
                 ctx->state.cap = (uint64_t)sfs.f_blocks * (uint64_t)sfs.f_bsize;
         r = state_write(ctx->storefd, &ctx->state);
@@ -230,6 +235,7 @@ int cmd_mount(int argc, char *argv[])
         const char *config = DEFAULT_CONFIG, *image_config;
         bool explicit_config = false;
         _cleanup_free_ struct mount_ctx *ctx = NULL;
+        char line[1024];
         int c, r;
 
         while ((c = getopt_long(argc, argv, "r:s:c:C:h", options, NULL)) >= 0) {
@@ -270,16 +276,27 @@ int cmd_mount(int argc, char *argv[])
         ctx->ram = config_ram_bytes();
         (void)log_open_kmsg(); /* early boot: make every line reach the console */
         snprintf(ctx->root, sizeof(ctx->root), "%s", root);
-        read_config(ctx, config, cmdline, explicit_config, &image_config);
+        if (read_config(ctx, config, cmdline, explicit_config, &image_config) < 0) {
+                log_error("cannot tell whether the kernel command line says ephemeral=off: "
+                          "mounting nothing");
+                return EXIT_SYSTEM;
+        }
+        /* Before any overlay: the only moment a checkpoint may reach the lower. */
+        if (replay_at_boot(root, ctx->cfg.journal, store, ctx->cfg.enabled, line, sizeof(line)) < 0)
+                ctx->n_failed++;
+        if (line[0])
+                log_notice("%s", line);
         if (!ctx->cfg.enabled) {
                 log_notice("disabled (ephemeral=off): nothing mounted");
-                return EXIT_OK;
+                return ctx->n_failed ? EXIT_SYSTEM : EXIT_OK;
         }
         r = run(ctx, root, store);
         /* For `ephemeral status`: the copy this boot read, to tell when the image is
          * stale. Run on the live root (--root /), mount leaves the boot's record. */
         if (ctx->storefd >= 0 && !streq(ctx->root, "/"))
                 (void)imageconf_record(ctx->storefd, image_config);
+        if (line[0])
+                replay_record_line(ctx->rootfd, ctx->storefd, line);
         safe_close(ctx->rootfd);
         safe_close(ctx->storefd);
         for (size_t i = 0; i < ARRAY_SIZE(ctx->keep_src); i++)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-status: `ephemeral status` — per overlay: dir, mode, state, mounted or not,
+ * status: `ephemeral status` — per overlay: dir, mode, state, mounted or not,
  * RAM held by its upper (sum of st_blocks * 512 over the upper tree, the upper
  * root included) and changed entries (every non-directory entry of the upper —
  * files, symlinks, whiteouts... — plus opaque directories; directories that only
@@ -13,8 +13,11 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/statfs.h>
+#include <time.h>
 
+#include "checkpoint/checkpoint.h"
 #include "cmd/commands.h"
+#include "cmd/replay.h"
 #include "shared/json.h"
 #include "shared/log.h"
 #include "config/imageconf.h"
@@ -35,6 +38,85 @@ static int count(const struct upper_entry *e, void *userdata)
         if (e->kind != UPPER_DIR)
                 u->changes++;
         return 0;
+}
+
+/* The checkpoint side: the journal's current checkpoint and what this boot found
+ * of the last shutdown (the line `ephemeral mount` kept in the store). */
+struct ckpt_info {
+        const char *journal;
+        uint64_t interval;
+        int have; /* 1: a current checkpoint, 0: none, <0: unreadable (-errno) */
+        struct checkpoint_gen g;
+        char outcome[1024];
+};
+
+static void checkpoint_info(const char *root, int storefd, const struct state *s,
+                            struct ckpt_info *ci)
+{
+        static struct config cfg;
+        struct journal j = {.fd = -EBADF};
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+
+        ci->journal = s->journal;
+        ci->interval = s->checkpoint_sec;
+        if (!s->journal[0]) {
+                config_init(&cfg);
+                ci->journal = cfg.journal;
+                ci->interval = cfg.checkpoint_sec;
+        }
+        ci->have = journal_open_unlocked(root, ci->journal, &j);
+        if (ci->have == -ENOENT)
+                ci->have = 0;
+        else if (ci->have == 0) {
+                ci->have = journal_peek(&j, &ci->g);
+                journal_close(&j);
+        }
+        ci->outcome[0] = '\0';
+        if (read_file_at(storefd, REPLAY_OUTCOME_FILE, sizeof(ci->outcome) - 1, &line, &n) == 0) {
+                while (n > 0 && line[n - 1] == '\n')
+                        line[--n] = '\0';
+                snprintf(ci->outcome, sizeof(ci->outcome), "%s", line);
+        }
+}
+
+static void print_checkpoint_json(const struct ckpt_info *ci)
+{
+        printf(",\"checkpoint\":{\"interval_sec\":%" PRIu64 ",\"journal\":", ci->interval);
+        json_string(stdout, ci->journal);
+        if (ci->have > 0)
+                printf(",\"last_time\":%" PRId64 ",\"last_age_sec\":%" PRId64
+                       ",\"last_entries\":%" PRIu64 ",\"last_bytes\":%" PRIu64 "}",
+                       ci->g.time, (int64_t)time(NULL) - ci->g.time, ci->g.entries, ci->g.bytes);
+        else
+                printf(",\"last_time\":null,\"last_age_sec\":null,\"last_entries\":null,"
+                       "\"last_bytes\":null}");
+        printf(",\"last_shutdown\":");
+        if (ci->outcome[0])
+                json_string(stdout, ci->outcome);
+        else
+                printf("null");
+}
+
+static void print_checkpoint_text(const struct ckpt_info *ci)
+{
+        char b[32];
+
+        if (ci->interval == 0)
+                printf("checkpoints: off\n");
+        else if (ci->have > 0)
+                printf("checkpoints: every %" PRIu64 " s to %s; last %" PRId64 " s ago (%" PRIu64
+                       " entries, %s)\n",
+                       ci->interval, ci->journal, (int64_t)time(NULL) - ci->g.time, ci->g.entries,
+                       format_size(ci->g.bytes, b, sizeof(b)));
+        else if (ci->have == 0)
+                printf("checkpoints: every %" PRIu64 " s to %s; none yet this boot\n", ci->interval,
+                       ci->journal);
+        else
+                printf("checkpoints: every %" PRIu64 " s to %s; unreadable (%s)\n", ci->interval,
+                       ci->journal, strerror(-ci->have));
+        if (ci->outcome[0])
+                printf("last shutdown: %s\n", ci->outcome);
 }
 
 static void help(void)
@@ -68,6 +150,7 @@ int cmd_status(int argc, char *argv[])
         bool json = false, failed = false, stale;
         uint64_t size = 0, used = 0;
         struct statfs sfs;
+        static struct ckpt_info ci;
         char b1[32], b2[32];
         int c, r;
 
@@ -101,14 +184,16 @@ int cmd_status(int argc, char *argv[])
                 mounted[i] = store_overlay_mounted(root, &s->dirs[i]);
                 if (fd < 0)
                         continue; /* e.g. a failed mount: nothing in RAM */
-                if (upper_walk(fd, count, &u[i]) < 0) {
-                        log_error("%s: cannot walk its upper dir", s->dirs[i].path);
+                r = upper_walk(fd, count, &u[i]);
+                if (r < 0) {
+                        log_errno(r, "%s: cannot walk its upper dir", s->dirs[i].path);
                         failed = true;
                 }
                 struct stat st;
                 if (fstat(fd, &st) == 0)
                         u[i].bytes += (uint64_t)st.st_blocks * 512;
         }
+        checkpoint_info(root, storefd, s, &ci);
         r = imageconf_stale(storefd, root);
         if (r < 0)
                 log_warning_errno(r,
@@ -141,7 +226,9 @@ int cmd_status(int argc, char *argv[])
                                state_status_to_string(s->dirs[i].status),
                                mounted[i] ? "true" : "false", u[i].bytes, u[i].changes);
                 }
-                printf("]}\n");
+                printf("]");
+                print_checkpoint_json(&ci);
+                printf("}\n");
         } else {
                 printf("%-24s %-8s %-10s %-7s %9s %8s\n", "DIR", "MODE", "STATE", "MOUNTED", "RAM",
                        "CHANGES");
@@ -155,6 +242,7 @@ int cmd_status(int argc, char *argv[])
                 if (size)
                         printf(" (%" PRIu64 "%%)", used * 100 / size);
                 printf("\n");
+                print_checkpoint_text(&ci);
         }
         return failed ? EXIT_SYSTEM : EXIT_OK;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd-sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
+ * sweep: `ephemeral sweep` / `ephemeral-sweep`. Parses options over the
  * configuration (file, then kernel command line, then flags), checks the roots,
  * and runs passes: once, or every --interval seconds until SIGTERM/SIGINT, which
  * end the current pass early and exit 0. `--setup` does the per-user ~/.cache
@@ -49,7 +49,8 @@ static void usage(FILE *f, const char *prog)
             "  --max-seconds N      per pass (default %d)\n"
             "  -v, --verbose        log every removal\n"
             "  --setup              mount the per-user ~/.cache tmpfs (ephemeral.usercache)\n"
-            "  --root DIR           with --setup: the root tree holding etc/passwd and homes\n"
+            "  --root DIR           the root tree (default /): with --setup the one holding\n"
+            "                       etc/passwd and homes; else where a checkpoint is recorded\n"
             "  --now EPOCH          (tests only) pretend the time is EPOCH seconds\n"
             "  --passes N           (tests only) exit after N passes\n",
             prog, config_key_find("sweep.interval")->def, config_key_find("sweep.age")->def,
@@ -183,10 +184,6 @@ static int parse_args(int argc, char *argv[], struct args *a)
                 if (r < 0)
                         return r;
         }
-        if (a->root && !a->setup) {
-                log_error("--root only applies to --setup");
-                return -EINVAL;
-        }
         for (int i = optind; i < argc; i++)
                 if (argv[i][0] != '/') {
                         log_error("%s: directories to sweep must be absolute paths", argv[i]);
@@ -263,13 +260,18 @@ struct run {
         bool explicit_roots;           /* given as arguments, not from the config */
         struct ramwatch_entry watch[SWEEP_MAX_ROOTS + 1 + CONFIG_MAX_DIRS];
         unsigned n_watch;
+        bool store_watched; /* watch[0] is the store: passing 80 % records a checkpoint */
 };
 
 static void log_root_error(const struct run *run, unsigned i, int err)
 {
         const char *root = run->roots[i];
 
-        if (err != -EMEDIUMTYPE)
+        if (err == -ELOOP)
+                log_error("%s: a symlink in the path; not sweeping it (the sweeper follows "
+                          "none)",
+                          root);
+        else if (err != -EMEDIUMTYPE)
                 log_errno(err, "cannot sweep %s", root);
         else if (run->explicit_roots)
                 log_error("%s is not a tmpfs; refusing to sweep it (use --any-fs to allow)", root);
@@ -313,8 +315,11 @@ static int run_pass(const struct args *a, struct run *run, struct sweep_opts *op
                 else if (r >= 0)
                         log_pass(run->roots[i], &p.stats, opts->dry_run);
         }
+        ramwatch_reap();
         for (unsigned i = 0; i < run->n_watch && !stop_requested; i++)
-                ramwatch_check(&run->watch[i], 8);
+                if (ramwatch_check(&run->watch[i], 8) > 0 && i == 0 && run->store_watched)
+                        (void)ramwatch_trigger_checkpoint(a->root ? a->root : "/",
+                                                          run->watch[0].path);
         return worst;
 }
 
@@ -388,9 +393,10 @@ int cmd_sweep(int argc, char *argv[])
                 return EXIT_USAGE;
         }
         const char *store = a.store ? a.store : SWEEP_DEFAULT_STORE;
-        if (stat(store, &st) == 0 && S_ISDIR(st.st_mode))
+        if (stat(store, &st) == 0 && S_ISDIR(st.st_mode)) {
                 add_watch(&run, store);
-        else if (a.store)
+                run.store_watched = true;
+        } else if (a.store)
                 log_warning("store %s does not exist; not watching it", store);
         for (unsigned i = 0; i < run.n_roots; i++)
                 add_watch(&run, run.roots[i]);

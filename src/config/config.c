@@ -302,6 +302,26 @@ static int set_number(struct config *c, const struct config_key *k, const char *
         return 0;
 }
 
+static int set_duration(struct config *c, const struct config_key *k, const char *value,
+                        const char *origin)
+{
+        uint64_t v;
+        int r = parse_duration(value, k->max, &v);
+
+        if (r < 0) {
+                char why[128];
+                snprintf(why, sizeof(why),
+                         r == -ERANGE ? "longer than the limit of %" PRIu64 " seconds"
+                                      : "expected 0 or a whole number with s, min or h (at most "
+                                        "%" PRIu64 " seconds)",
+                         k->max);
+                config_report_bad(c, origin, k->name, value, strlen(value), why);
+                return -EINVAL;
+        }
+        *(uint64_t *)field(c, k->off) = v;
+        return 0;
+}
+
 static int set_path(struct config *c, const struct config_key *k, const char *value,
                     const char *origin)
 {
@@ -389,6 +409,8 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                 return set_number(c, k, value, origin);
         case KEY_PATH:
                 return set_path(c, k, value, origin);
+        case KEY_DURATION:
+                return set_duration(c, k, value, origin);
         case KEY_DIRS:
         case KEY_TMPFS:
         case KEY_PATHS:

@@ -52,6 +52,8 @@ struct config {
         struct size_spec usercache; /* value 0: no per-user ~/.cache tmpfs */
         char userkeep[CONFIG_MAX_PATTERNS][256];
         unsigned n_userkeep;
+        char journal[PATH_MAX];  /* checkpoint journal on the disk (under the root) */
+        uint64_t checkpoint_sec; /* checkpoint interval; 0: checkpoints off */
         /* sweeper */
         /* Dirs swept when none are given; unless set, the tmpfs dirs. */
         char sweep_dirs[CONFIG_MAX_DIRS][PATH_MAX];
@@ -87,6 +89,10 @@ int config_parse_cmdline_file(struct config *c, const char *path);
 /* Parse "512M", "2G", "1024", "25%"; K/M/G/T suffixes are powers of 1024. 0 and
  * percentages outside 1..100 are -EINVAL, overflow -ERANGE. */
 int parse_size(const char *s, struct size_spec *ret);
+
+/* Parse a duration: "0", "90", "30s", "15min", "2h" (whole numbers; a bare number is
+ * seconds). -EINVAL on anything else, -ERANGE beyond max seconds. */
+int parse_duration(const char *s, uint64_t max, uint64_t *ret_sec);
 
 /* Resolve a size_spec against the machine's RAM (bytes). */
 uint64_t size_to_bytes(const struct size_spec *s, uint64_t ram_bytes);

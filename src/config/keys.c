@@ -71,6 +71,22 @@ const struct config_key config_keys[] = {
      LIST(userkeep, n_userkeep),
      .doc = "Names inside ~/.cache kept on the disk (under `persist`), per user.",
      .example = "paru,nvidia,mesa_shader_cache"},
+    {.name = "journal",
+     .type = KEY_PATH,
+     .def = "/var/lib/ephemeral/journal",
+     .off = AT(journal),
+     .doc = "Where checkpoints of the `persist` dirs are written on the disk (under the "
+            "root); it must not be inside an overlaid or tmpfs dir. The next boot replays "
+            "the last one if the shutdown did not complete."},
+    {.name = "checkpoint",
+     .type = KEY_DURATION,
+     .def = "15min",
+     .max = 7 * 86400,
+     .off = AT(checkpoint_sec),
+     .doc = "Interval of the periodic checkpoints (s, min or h; a bare number is seconds; "
+            "at most 7 days): what a power cut can lose at most. 0 turns checkpoints off "
+            "(periodic, triggered and manual).",
+     .example = "5min"},
     {.name = "sweep.dirs",
      .type = KEY_PATHS,
      .def_text = "the tmpfs dirs",
@@ -134,6 +150,8 @@ const char *config_key_syntax(const struct config_key *k)
                 return "NUMBER";
         case KEY_PATH:
                 return "DIR";
+        case KEY_DURATION:
+                return "DURATION (30s, 15min, 2h) or 0";
         }
         return "?";
 }

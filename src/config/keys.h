@@ -24,6 +24,7 @@ enum config_key_type {
         KEY_SIZE_OFF, /* a size, or 0 / off for none */
         KEY_NUMBER,   /* a whole number from 1 to max */
         KEY_PATH,     /* one dir */
+        KEY_DURATION, /* 15min, 30s, 2h, 0 = off; max seconds in max */
 };
 
 struct config_key {
@@ -31,7 +32,7 @@ struct config_key {
         enum config_key_type type;
         const char *def;      /* default as the user would write it; NULL: def_text says */
         const char *def_text; /* the default in words, when def is NULL */
-        uint64_t max;         /* KEY_NUMBER: the largest value accepted */
+        uint64_t max;         /* KEY_NUMBER, KEY_DURATION (seconds): the largest value accepted */
         const char *unit;     /* KEY_NUMBER: what the number counts */
         size_t off;           /* offsetof(struct config, value) */
         size_t off_n;         /* lists: offsetof(struct config, count) */

@@ -95,6 +95,10 @@ int state_write(int storefd, const struct state *s)
                 return -ENOMEM;
         len += (size_t)snprintf(buf, cap, "ephemeral-state %d\nstore cap=%" PRIu64 "\n",
                                 STATE_VERSION, s->cap);
+        if (s->journal[0])
+                len += (size_t)snprintf(buf + len, cap - len,
+                                        "checkpoint interval=%" PRIu64 " journal=%s\n",
+                                        s->checkpoint_sec, s->journal);
         for (unsigned i = 0; i < s->n_dirs && i < CONFIG_MAX_DIRS; i++) {
                 const struct state_dir *d = &s->dirs[i];
                 int n;
@@ -243,6 +247,18 @@ static int parse_line(struct state *s, char *line, bool *header)
                 while ((word = strtok_r(NULL, " ", &save))) {
                         const char *v = startswith(word, "cap=");
                         if (v && parse_u64(v, &s->cap) < 0)
+                                return -EBADMSG;
+                }
+                return 0;
+        }
+        if (streq(type, "checkpoint")) {
+                while ((word = strtok_r(NULL, " ", &save))) {
+                        const char *v, *why;
+                        if ((v = startswith(word, "interval=")) &&
+                            parse_u64(v, &s->checkpoint_sec) < 0)
+                                return -EBADMSG;
+                        if ((v = startswith(word, "journal=")) &&
+                            config_check_path(v, s->journal, sizeof(s->journal), &why) < 0)
                                 return -EBADMSG;
                 }
                 return 0;

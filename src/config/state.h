@@ -8,6 +8,7 @@
  *
  *   ephemeral-state 1
  *   store cap=<bytes>
+ *   checkpoint interval=<seconds, 0: off> journal=<path under the root>
  *   dir path=/etc name=etc mode=persist|discard status=mounted|failed|flushed|discarded
  *       uuid=<fs UUID or -> fstype=<ext4> fsroot=<path of the dir inside its fs>
  *       dev=<major>:<minor> options=<overlay options>
@@ -47,7 +48,9 @@ struct state_dir {
 
 struct state {
         unsigned version;
-        uint64_t cap; /* store tmpfs size in bytes */
+        uint64_t cap;            /* store tmpfs size in bytes */
+        char journal[PATH_MAX];  /* "": not recorded (ephemeral.journal's default applies) */
+        uint64_t checkpoint_sec; /* ephemeral.checkpoint at mount time */
         struct state_dir dirs[CONFIG_MAX_DIRS];
         unsigned n_dirs;
 };

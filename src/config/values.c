@@ -125,6 +125,33 @@ int parse_size(const char *s, struct size_spec *ret)
         return 0;
 }
 
+int parse_duration(const char *s, uint64_t max, uint64_t *ret_sec)
+{
+        static const struct {
+                const char *suffix;
+                uint64_t mul;
+        } units[] = {{"", 1}, {"s", 1}, {"min", 60}, {"h", 3600}};
+        uint64_t v = 0;
+        const char *p = s;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t)(*p - '0');
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+                if (!streq(p, units[i].suffix))
+                        continue;
+                if (v > max / units[i].mul)
+                        return -ERANGE;
+                *ret_sec = v * units[i].mul;
+                return 0;
+        }
+        return -EINVAL;
+}
+
 uint64_t size_to_bytes(const struct size_spec *s, uint64_t ram_bytes)
 {
         if (!s->percent)

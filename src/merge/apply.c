@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-apply: phase 2. For every job (a lower dir updated in place, children
+ * apply: phase 2. For every job (a lower dir updated in place, children
  * before parents): rename each temporary over its target (RENAME_EXCHANGE when a
  * directory is involved on either side, then the old one is removed), delete what
  * whiteouts hide, then give the dir the upper dir's owner, mode, xattrs and times.
@@ -23,6 +23,32 @@ static void drop_tmp(struct merge_ctx *c, int ldir, const char *tmp)
                 c->leftovers = true;
 }
 
+/* Is dirfd/name a lower entry that something still uses through a lazily detached
+ * overlay (merge_opts.pins)? Unlinking it would leave an orphan that keeps the root
+ * from going read-only. */
+static bool is_pinned(const struct merge_ctx *c, int dirfd, const char *name)
+{
+        const struct merge_pins *p = c->o->pins;
+        struct stat st;
+
+        if (!p || !p->n || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        for (size_t i = 0; i < p->n; i++)
+                if (p->v[i].dev == st.st_dev && p->v[i].ino == st.st_ino)
+                        return true;
+        return false;
+}
+
+/* The old version of path, in use, stays under the temporary name tmp (with the
+ * marker) until a later run removes it. */
+static void keep_pinned(struct merge_ctx *c, const char *path, const char *tmp)
+{
+        c->leftovers = true;
+        log_warning("'%s': its old version is still in use through the detached overlay: "
+                    "kept as %s until the next run removes it",
+                    path, tmp);
+}
+
 static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const struct op *op)
 {
         const char *path = merge_path(c, j->relpath, op->name);
@@ -30,6 +56,15 @@ static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const s
         const char *old = op->tmp;
         int r;
 
+        if (!op->exchange && is_pinned(c, ldir, op->name)) {
+                if (renameat2(ldir, op->tmp, ldir, op->name, RENAME_EXCHANGE) == 0) {
+                        c->st->written += op->entries;
+                        keep_pinned(c, path, op->tmp);
+                        return 0;
+                }
+                log_warning_errno(errno, "'%s' is in use, but cannot be exchanged: replacing it",
+                                  path);
+        }
         if (!op->exchange) {
                 if (renameat(ldir, op->tmp, ldir, op->name) < 0) {
                         r = log_errno(errno, "cannot replace '%s'", path);
@@ -69,6 +104,10 @@ static int do_rename(struct merge_ctx *c, const struct job *j, int ldir, const s
                 old = aside;
         }
         c->st->written += op->entries;
+        if (is_pinned(c, ldir, old)) {
+                keep_pinned(c, path, old);
+                return 0;
+        }
         r = merge_rm_rf(ldir, old, c->lower_dev, &c->st->deleted);
         if (r < 0) {
                 c->leftovers = true;
@@ -89,24 +128,38 @@ static int do_delete(struct merge_ctx *c, const struct job *j, int ldir, const s
                         return 0;
                 return log_errno(errno, "cannot stat '%s'", path);
         }
+        if (is_pinned(c, ldir, op->name)) {
+                /* Out of the way under a temporary name, but not unlinked. */
+                merge_tmp_name(c, tmp);
+                if (renameat(ldir, op->name, ldir, tmp) < 0)
+                        return log_errno(errno, "cannot delete '%s'", path);
+                keep_pinned(c, path, tmp);
+                return 0;
+        }
         if (!S_ISDIR(st.st_mode)) {
                 if (unlinkat(ldir, op->name, 0) < 0)
                         return log_errno(errno, "cannot delete '%s'", path);
                 c->st->deleted++;
                 return 0;
         }
-        if (st.st_dev != c->lower_dev)
-                return log_errno(EXDEV, "'%s' is a mount point, not deleting it", path);
-        /* The dir disappears at once; if emptying it fails, what is left returns. */
+        /* A mount point inside (or an error that keeps us from telling) stops
+         * the deletion before anything is removed: the old version stays whole. */
+        r = merge_check_removable(ldir, op->name, c->lower_dev);
+        if (r == -EXDEV)
+                return log_errno(r, "'%s' is or holds a mount point, not deleting it", path);
+        if (r < 0)
+                return log_errno(r, "cannot delete '%s'", path);
+        /* The dir disappears at once. What cannot be removed stays under the
+         * temporary name (never back under its name half emptied: that is neither
+         * version); the marker stays and the next run removes it. */
         merge_tmp_name(c, tmp);
         if (renameat(ldir, op->name, ldir, tmp) < 0)
                 return log_errno(errno, "cannot delete '%s'", path);
         r = merge_rm_rf(ldir, tmp, c->lower_dev, &c->st->deleted);
         if (r < 0) {
-                log_errno(r, "cannot delete everything in '%s'", path);
-                if (renameat(ldir, tmp, ldir, op->name) < 0)
-                        c->leftovers = true;
-                return r;
+                c->leftovers = true;
+                return log_errno(r, "cannot delete everything in '%s' (the rest stays as %s)", path,
+                                 tmp);
         }
         return 0;
 }

@@ -38,17 +38,32 @@ bool merge_is_tmp_name(const char *name)
         return true;
 }
 
-bool merge_is_mount_root(int dfd, const char *name)
+int merge_is_mount_root(int dfd, const char *name)
 {
         struct statx stx;
 
         if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &stx) < 0)
-                return false;
+                /* Before 4.11 there is no statx, as before 5.8 there is no mount-root
+                 * attribute: st_dev is all there is. Any other error: cannot tell. */
+                return errno == ENOSYS ? 0 : -errno;
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
                (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
+/* 0 when dfd/name (a dir with stat st) is on dev and no mount root, else -EXDEV
+ * or the error that kept us from telling. */
+static int check_same_mount(int dfd, const char *name, const struct stat *st, dev_t dev)
+{
+        int r;
+
+        if (st->st_dev != dev)
+                return -EXDEV;
+        r = merge_is_mount_root(dfd, name);
+        return r < 0 ? r : r > 0 ? -EXDEV : 0;
+}
+
+/* merge_rm_rf, or with count NULL merge_check_removable. */
+static int rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct stat st;
@@ -58,13 +73,16 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode)) {
+                if (!count)
+                        return 0;
                 if (unlinkat(dfd, name, 0) < 0)
                         return errno == ENOENT ? 0 : -errno;
                 (*count)++;
                 return 0;
         }
-        if (st.st_dev != dev || merge_is_mount_root(dfd, name))
-                return -EXDEV; /* a mount point: never leave the filesystem */
+        r = check_same_mount(dfd, name, &st, dev);
+        if (r < 0)
+                return r; /* a mount point (or maybe one): never leave the filesystem */
         d = fdopendir_or_close(openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!d)
                 return -errno;
@@ -72,13 +90,15 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
                 int k;
                 if (dot_or_dotdot(de->d_name))
                         continue;
-                k = merge_rm_rf(dirfd(d), de->d_name, dev, count);
+                k = rm_rf(dirfd(d), de->d_name, dev, count);
+                if (k < 0 && !count)
+                        return k;
                 if (k < 0 && r == 0)
                         r = k;
         }
         if (errno != 0 && r == 0)
                 r = -errno;
-        if (r < 0)
+        if (r < 0 || !count)
                 return r;
         if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
                 return -errno;
@@ -86,8 +106,46 @@ int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
         return 0;
 }
 
-/* Remove every temporary below dfd (recursing into subdirs on dev). */
-static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
+int merge_rm_rf(int dfd, const char *name, dev_t dev, uint64_t *count)
+{
+        return rm_rf(dfd, name, dev, count);
+}
+
+int merge_check_removable(int dfd, const char *name, dev_t dev)
+{
+        return rm_rf(dfd, name, dev, NULL);
+}
+
+static int remove_tmps(int dfd, const char *name, dev_t dev, const char *label, uint64_t *count);
+
+/* remove_tmps in the subdir dfd/name, unless it is not a dir or on another mount.
+ * Logs its failures. */
+static int remove_tmps_below(int dfd, const char *name, dev_t dev, const char *label,
+                             uint64_t *count)
+{
+        _cleanup_close_ int sub = -EBADF;
+        struct stat st;
+        int r;
+
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        r = check_same_mount(dfd, name, &st, dev);
+        if (r == -EXDEV)
+                return 0; /* another filesystem: no temporaries of ours */
+        if (r < 0)
+                return log_errno(r, "%s: cannot remove leftovers in '%s'", label, name);
+        sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
+        return remove_tmps(sub, name, dev, label, count);
+}
+
+/* Remove every temporary below dfd (named name, "" for the root; recursing into
+ * subdirs on dev). Logs its failures. A dir that cannot be read to its end is a
+ * failure: a temporary in it would stay with no marker left to find it. */
+static int remove_tmps(int dfd, const char *name, dev_t dev, const char *label, uint64_t *count)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
@@ -95,34 +153,25 @@ static int remove_tmps(int dfd, dev_t dev, const char *label, uint64_t *count)
 
         d = fdopendir_or_close(openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!d)
-                return -errno;
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
         while ((errno = 0, de = readdir(d))) {
-                struct stat st;
                 int k = 0;
 
                 if (dot_or_dotdot(de->d_name))
                         continue;
                 if (merge_is_tmp_name(de->d_name)) {
                         k = merge_rm_rf(dirfd(d), de->d_name, dev, count);
+                        if (k < 0)
+                                log_errno(k, "%s: cannot remove leftovers in '%s'", label,
+                                          de->d_name);
                 } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-                        _cleanup_close_ int sub = -EBADF;
-                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                                k = -errno;
-                        else if (!S_ISDIR(st.st_mode) || st.st_dev != dev ||
-                                 merge_is_mount_root(dirfd(d), de->d_name))
-                                continue;
-                        else if ((sub = openat(dirfd(d), de->d_name,
-                                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-                                 0)
-                                k = -errno;
-                        else
-                                k = remove_tmps(sub, dev, label, count);
+                        k = remove_tmps_below(dirfd(d), de->d_name, dev, label, count);
                 }
-                if (k < 0 && r == 0) {
-                        log_errno(k, "%s: cannot remove leftovers in '%s'", label, de->d_name);
+                if (k < 0 && r == 0)
                         r = k;
-                }
         }
+        if (errno != 0)
+                return log_errno(errno, "%s: cannot remove leftovers in '%s'", label, name);
         return r;
 }
 
@@ -140,7 +189,7 @@ int merge_cleanup(int lowerfd, const char *label)
         if (fstat(lowerfd, &st) < 0)
                 return log_errno(errno, "%s: cannot stat", label);
         log_notice("%s: an earlier flush was interrupted; removing its temporaries", label);
-        r = remove_tmps(lowerfd, st.st_dev, label, &count);
+        r = remove_tmps(lowerfd, "", st.st_dev, label, &count);
         if (r < 0)
                 return r;
         if (syncfs(lowerfd) < 0)
@@ -178,5 +227,7 @@ int merge_empty_dir(int dfd, const char *label)
                         r = log_errno(k, "%s: cannot empty the upper dir ('%s')", label,
                                       de->d_name);
         }
+        if (errno != 0 && r == 0)
+                r = log_errno(errno, "%s: cannot read the upper dir", label);
         return r;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-copy: file data from the upper (tmpfs) to a lower temporary. Only the data
+ * copy: file data from the upper (tmpfs) to a lower temporary. Only the data
  * segments are copied (SEEK_DATA/SEEK_HOLE), so sparse files stay sparse; a trailing
  * hole is made by ftruncate. Kernel copy paths first: copy_file_range (EXDEV between
  * tmpfs and a disk fs on current kernels), then sendfile, then read/write.

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-internal: what the files of the merge engine share. merge-walk.c (phase 1:
- * walk the upper, write temporaries, build the job list), merge-apply.c (phase 2:
- * renames, deletions, directory metadata), merge-copy.c (file data with holes),
- * merge-meta.c (owner, mode, xattrs, times), merge-links.c (hardlink groups),
- * merge-clean.c (temporary names, recursive removal, leftovers).
+ * merge/internal: what the files of the merge engine share. merge.c orders the
+ * phases (and argues crash safety); walk.c (phase 1: walk the upper, write
+ * temporaries, build the job list), apply.c (phase 2: renames, deletions, directory
+ * metadata), copy.c (file data with holes), meta.c (owner, mode, xattrs, times),
+ * links.c (hardlink groups), clean.c (temporary names, recursive removal,
+ * leftovers) and, at the bottom, context.c (the helpers all of them call: errors,
+ * paths, messages). No file calls merge.c.
  */
 #pragma once
 
@@ -56,11 +58,12 @@ struct merge_ctx {
         bool leftovers; /* a temporary could not be removed: keep the marker */
 };
 
+/* context.c */
 /* Record an error (already logged) for the final result. */
 void merge_fail(struct merge_ctx *c, int r);
 
-/* "label/relpath/name" for messages, escaped like merge_print_change. Returns a
- * static buffer (one of a few rotating ones, so two may be used in one message). */
+/* "label/relpath/name" for log messages (log.c escapes them). Returns a static
+ * buffer (one of a few rotating ones, so two may be used in one message). */
 const char *merge_path(const struct merge_ctx *c, const char *relpath, const char *name);
 /* open_dir_beneath, also for paths longer than PATH_MAX (deep trees). */
 int merge_open_rel(int rootfd, const char *rel, int flags);
@@ -117,9 +120,14 @@ void merge_links_free(struct merge_ctx *c);
 void merge_tmp_name(struct merge_ctx *c, char out[MERGE_TMP_LEN + 1]);
 bool merge_is_tmp_name(const char *name);
 /* Is dirfd/name the root of a mount (also a bind mount of the same filesystem,
- * which st_dev cannot tell)? false when the kernel cannot say (before 5.8). */
-bool merge_is_mount_root(int dirfd, const char *name);
+ * which st_dev cannot tell)? 1 yes, 0 no or the kernel has no way to say (before
+ * 5.8), -errno when statx fails: the caller must not go on as if it were "no". */
+int merge_is_mount_root(int dirfd, const char *name);
 /* Remove dirfd/name and everything below it without following symlinks, leaving
  * the filesystem dev or entering any mount (-EXDEV). *count is increased per removed entry. Logs
  * nothing. */
 int merge_rm_rf(int dirfd, const char *name, dev_t dev, uint64_t *count);
+/* The walk of merge_rm_rf without removing anything: 0 when nothing below
+ * dirfd/name is a mount point (or cannot be told apart from one) and every dir
+ * reads to its end; else the first error. */
+int merge_check_removable(int dirfd, const char *name, dev_t dev);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-links: hardlink groups of the upper. The first name of an upper inode with
+ * links: hardlink groups of the upper. The first name of an upper inode with
  * nlink > 1 is written as usual; its lower path (as it is during phase 1, i.e. the
  * temporary) is remembered here under the upper (dev, ino), and every later name
  * becomes a link to it. Open addressing, linear probing, grown at half full.

@@ -9,12 +9,18 @@
  *
  * All functions log their own failures (one line each, with the path) and return
  * 0 or a negative errno.
+ *
+ * Layer src/merge/: this is its one public header (flush, mount's cleanup at boot
+ * and tests use it); merge/internal.h is for the engine's own files. It may call
+ * src/config/ and src/shared/ only. upper-walk.h is the read-only walker that
+ * `status` and `diff` use.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Name prefix of every temporary the engine creates in a lower dir; a temporary is
  * this prefix followed by exactly MERGE_TMP_HEX hex digits. */
@@ -31,10 +37,23 @@ struct merge_stats {
         uint64_t errors;  /* entries that failed (each logged once) */
 };
 
+/* Lower inodes something still uses through a lazily detached overlay (see
+ * shutdown/holders.h): the merge never unlinks one of them; the old version stays
+ * as a leftover temporary, which the next run removes. */
+struct merge_pin {
+        dev_t dev;
+        ino_t ino;
+};
+struct merge_pins {
+        struct merge_pin *v;
+        size_t n;
+};
+
 struct merge_opts {
         const char *label; /* the overlaid path ("/etc"), used in messages and output */
         bool dry_run;      /* print A/M/D/O lines to out and change nothing */
         FILE *out;
+        const struct merge_pins *pins; /* NULL: none */
 };
 
 /* Merge the upper tree at upperfd into the lower tree at lowerfd (both O_DIRECTORY).

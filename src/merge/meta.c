@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-meta: owner, mode, xattrs and times of one entry, copied from the upper.
+ * meta: owner, mode, xattrs and times of one entry, copied from the upper.
  * Order matters: chown clears setuid/setgid and security.capability, and an ACL
  * rewrites the group bits, so: chown, drop xattrs the upper lacks (e.g. a default
  * ACL inherited by a new file), set xattrs, chmod, set security.capability, times.
@@ -162,14 +162,14 @@ static bool keep_lower_user_xattrs;
 
 bool merge_probe_user_xattrs(int upperfd)
 {
-        static const char probe[] = "user.ephemeral-probe";
+        _cleanup_close_ int fd = -EBADF;
 
-        if (fsetxattr(upperfd, probe, "1", 1, 0) == 0) {
-                (void)fremovexattr(upperfd, probe);
-                keep_lower_user_xattrs = false;
-        } else {
-                keep_lower_user_xattrs = errno == EOPNOTSUPP;
-        }
+        /* On an unnamed file of the store (O_TMPFILE): nothing that is merged
+         * ever carries the probe, even if removing it again would fail. */
+        fd = openat(upperfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        /* Any failure (EOPNOTSUPP: tmpfs before 6.6) keeps the disk's user.*
+         * xattrs: the choice that cannot lose any. */
+        keep_lower_user_xattrs = fd < 0 || fsetxattr(fd, "user.ephemeral-probe", "1", 1, 0) < 0;
         return keep_lower_user_xattrs;
 }
 

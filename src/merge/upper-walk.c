@@ -8,7 +8,7 @@
 
 #include "shared/util.h"
 
-enum upper_kind upper_classify(int fd, const struct stat *st)
+int upper_classify(int fd, const struct stat *st)
 {
         char v[4];
         ssize_t n;
@@ -17,7 +17,13 @@ enum upper_kind upper_classify(int fd, const struct stat *st)
                 return UPPER_WHITEOUT;
         if (!S_ISDIR(st->st_mode))
                 return UPPER_OTHER;
-        n = fd >= 0 ? fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) : -1;
+        if (fd < 0)
+                return -EBADF;
+        n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
+        if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
+                return UPPER_DIR;
+        if (n < 0)
+                return -errno; /* cannot tell: "not opaque" would hide a deletion */
         return n == 1 && v[0] == 'y' ? UPPER_OPAQUE_DIR : UPPER_DIR;
 }
 
@@ -105,11 +111,14 @@ static int walk(int dirfd, char *path, size_t plen, unsigned depth, upper_walk_f
                                 break;
                         }
                 }
+                r = upper_classify(fd, &st);
+                if (r < 0)
+                        break;
                 e = (struct upper_entry){.path = path,
                                          .dirfd = dirfd,
                                          .name = names[i],
                                          .st = &st,
-                                         .kind = upper_classify(fd, &st),
+                                         .kind = (enum upper_kind)r,
                                          .depth = depth};
                 r = fn(&e, userdata);
                 if (r == 0 && fd >= 0)

@@ -34,5 +34,7 @@ typedef int (*upper_walk_fn)(const struct upper_entry *e, void *userdata);
 #define UPPER_WALK_MAX_DEPTH 1024
 int upper_walk(int upperfd, upper_walk_fn fn, void *userdata);
 
-/* Classifies one entry (fd: the directory itself for directories, else -1). */
-enum upper_kind upper_classify(int fd, const struct stat *st);
+/* Classifies one entry (fd: the directory itself for directories, else -1).
+ * Returns an enum upper_kind, or -errno when a directory's opaque xattr cannot be
+ * read (an error is never taken for "not opaque"). */
+int upper_classify(int fd, const struct stat *st);

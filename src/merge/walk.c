@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-walk: phase 1. Walks the upper tree next to the lower one and, for every
+ * walk: phase 1. Walks the upper tree next to the lower one and, for every
  * entry, decides what the lower needs:
  *   whiteout (char 0:0)          -> delete the lower entry (phase 2)
  *   dir over a lower dir          -> merge inside it, in place (a job of its own)
@@ -29,11 +29,20 @@ static bool is_whiteout(const struct stat *st)
         return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
-static bool is_opaque(int udirfd)
+/* 1 when the upper dir hides the lower one, 0 when not, -errno when the xattr
+ * cannot be read: then nobody can tell, and merging in place could bring back
+ * what the user deleted. */
+static int is_opaque(int udirfd)
 {
         char v[8];
         struct entry_ref e = {.fd = udirfd, .dirfd = -EBADF, .name = NULL};
-        return merge_get_xattr(&e, XATTR_OPAQUE, v, sizeof(v)) == 0 && streq(v, "y");
+        int r = merge_get_xattr(&e, XATTR_OPAQUE, v, sizeof(v));
+
+        if (r == -ENODATA)
+                return 0;
+        if (r < 0)
+                return r;
+        return streq(v, "y");
 }
 
 /* A user's entry named like a temporary (or the marker) cannot be merged: the
@@ -417,9 +426,15 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
                         return log_errno(errno, "cannot stat '%s'", merge_path(c, sub, NULL));
                 have_lower = false;
         }
-        if (have_lower && (lst.st_dev != c->lower_dev || merge_is_mount_root(ldir, name)))
-                return log_errno(EXDEV, "'%s' is a mount point, not merging across it",
-                                 merge_path(c, sub, NULL));
+        if (have_lower) {
+                int mnt = lst.st_dev != c->lower_dev ? 1 : merge_is_mount_root(ldir, name);
+                if (mnt < 0)
+                        return log_errno(mnt, "cannot tell whether '%s' is a mount point",
+                                         merge_path(c, sub, NULL));
+                if (mnt > 0)
+                        return log_errno(EXDEV, "'%s' is a mount point, not merging across it",
+                                         merge_path(c, sub, NULL));
+        }
         if (is_whiteout(&ust)) {
                 if (!have_lower)
                         return 0;
@@ -439,7 +454,11 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
                 _cleanup_close_ int usub = open_subdir(udir, name), lsub = -EBADF;
                 if (usub < 0)
                         return log_errno(usub, "cannot open upper '%s'", merge_path(c, sub, NULL));
-                if (!is_opaque(usub)) {
+                int opaque = is_opaque(usub);
+                if (opaque < 0)
+                        return log_errno(opaque, "cannot tell whether upper '%s' is opaque",
+                                         merge_path(c, sub, NULL));
+                if (!opaque) {
                         if (c->o->dry_run)
                                 print_dir_change(c, &ust, &lst, sub);
                         lsub = open_subdir(ldir, name);

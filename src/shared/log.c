@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* log: stderr and /dev/kmsg output, one line per call. */
 #include "shared/log.h"
+#include "shared/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,24 +52,32 @@ static const char *level_word(enum log_level level)
         }
 }
 
-static void log_line(enum log_level level, const char *text)
+/* One line: "prog: level: message[: strerror]". The message is escaped as a
+ * whole (str_escape, ASCII only): a file name in it can never start a line of its
+ * own (a forged journal entry) nor carry terminal controls. A long message is cut
+ * before the errno text, which always stays. */
+static void log_line(enum log_level level, const char *text, int err)
 {
-        char line[2048];
-        int n;
+        char line[2048], suffix[128] = "";
+        size_t n, room;
 
         if (level > log_max)
                 return;
-        n = snprintf(line, sizeof(line), "%s: %s%s\n", log_prog, level_word(level), text);
-        if (n < 0)
-                return;
-        if ((size_t)n >= sizeof(line))
-                n = sizeof(line) - 1;
+        if (err != 0)
+                snprintf(suffix, sizeof(suffix), ": %s", strerror(abs(err)));
+        n = (size_t)snprintf(line, sizeof(line) / 4, "%s: %s", log_prog, level_word(level));
+        if (n >= sizeof(line) / 4)
+                n = sizeof(line) / 4 - 1;
+        room = sizeof(line) - n - strlen(suffix) - 1; /* and the '\n' */
+        str_escape(line + n, room, text, ESCAPE_8BIT);
+        n += strlen(line + n);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s\n", suffix);
         /* One write per line so concurrent writers do not interleave mid-line. */
         (void)!write(STDERR_FILENO, line, n);
         /* The kernel rate-limits writers of /dev/kmsg (printk.devkmsg=ratelimit: a burst
          * of 10 lines per 5 s), so only what a person must see goes there. */
         if (kmsg_fd >= 0 && level <= LOG_LEVEL_NOTICE) {
-                char kline[2100];
+                char kline[sizeof(line) + 8];
                 int k = snprintf(kline, sizeof(kline), "<%d>%s", (int)level, line);
                 if (k > 0)
                         (void)!write(kmsg_fd, kline,
@@ -78,14 +87,11 @@ static void log_line(enum log_level level, const char *text)
 
 static void log_vmsg(enum log_level level, int err, const char *fmt, va_list ap)
 {
-        char text[1800];
-        int n = vsnprintf(text, sizeof(text), fmt, ap);
+        char text[4096];
 
-        if (n < 0)
+        if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
                 return;
-        if (err != 0 && (size_t)n < sizeof(text))
-                snprintf(text + n, sizeof(text) - n, ": %s", strerror(abs(err)));
-        log_line(level, text);
+        log_line(level, text, err);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

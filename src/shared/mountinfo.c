@@ -64,14 +64,13 @@ static int parse_line(char *line, struct mount_entry *e)
         return 0;
 }
 
-/* Scans the table; exact: mount point == path, else longest prefix. */
-static int find(const char *path, bool exact, struct mount_entry *ret)
+int mountinfo_foreach(int (*fn)(const struct mount_entry *e, void *userdata), void *userdata)
 {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         _cleanup_free_ struct mount_entry *e = NULL;
         size_t cap = 0;
-        ssize_t best = -1;
+        int r;
 
         e = malloc(sizeof(*e));
         if (!e)
@@ -79,22 +78,50 @@ static int find(const char *path, bool exact, struct mount_entry *ret)
         f = fopen("/proc/self/mountinfo", "re");
         if (!f)
                 return -errno;
+        errno = 0;
         while (getline(&line, &cap, f) > 0) {
-                ssize_t n;
-
                 if (parse_line(line, e) < 0)
                         continue;
-                if (exact)
-                        n = streq(e->target, path) ? 1 : -1;
-                else
-                        n = path_is_under(path, e->target) ? (ssize_t)strlen(e->target) : -1;
-                /* ">=": of mounts stacked on one point, the later one is on top. */
-                if (n >= 0 && n >= best) {
-                        best = n;
-                        *ret = *e;
-                }
+                if ((r = fn(e, userdata)) != 0)
+                        return r;
+                errno = 0;
         }
-        return best >= 0 ? 1 : 0;
+        return errno ? -errno : 0;
+}
+
+struct find_args {
+        const char *path;
+        bool exact;
+        ssize_t best;
+        struct mount_entry *ret;
+};
+
+static int find_one(const struct mount_entry *e, void *userdata)
+{
+        struct find_args *a = userdata;
+        ssize_t n;
+
+        if (a->exact)
+                n = streq(e->target, a->path) ? 1 : -1;
+        else
+                n = path_is_under(a->path, e->target) ? (ssize_t)strlen(e->target) : -1;
+        /* ">=": of mounts stacked on one point, the later one is on top. */
+        if (n >= 0 && n >= a->best) {
+                a->best = n;
+                *a->ret = *e;
+        }
+        return 0;
+}
+
+/* Scans the table; exact: mount point == path, else longest prefix. */
+static int find(const char *path, bool exact, struct mount_entry *ret)
+{
+        struct find_args a = {.path = path, .exact = exact, .best = -1, .ret = ret};
+        int r = mountinfo_foreach(find_one, &a);
+
+        if (r < 0)
+                return r;
+        return a.best >= 0 ? 1 : 0;
 }
 
 int mountinfo_find_target(const char *target, struct mount_entry *ret)

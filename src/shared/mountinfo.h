@@ -20,6 +20,10 @@ struct mount_entry {
         char super[2048]; /* superblock options (overlay: lowerdir=…,upperdir=…) */
 };
 
+/* Calls fn for every mount, in table order, until it returns non-zero; returns
+ * that value, 0 at the end, or -errno when the table cannot be read. */
+int mountinfo_foreach(int (*fn)(const struct mount_entry *e, void *userdata), void *userdata);
+
 /* The topmost mount whose mount point is exactly target. Returns 1 and fills ret,
  * 0 when nothing is mounted there, or -errno. */
 int mountinfo_find_target(const char *target, struct mount_entry *ret);

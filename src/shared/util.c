@@ -111,7 +111,21 @@ static int next_component(const char **p, char comp[static NAME_MAX + 1])
         return 1;
 }
 
-static int open_dir_walk(int dirfd, const char *path, int flags)
+int openat_dir_nofollow(int dirfd, const char *name, int flags)
+{
+        struct stat st;
+        int fd = openat(dirfd, name, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd >= 0)
+                return fd;
+        /* O_NOFOLLOW|O_DIRECTORY on a symlink says ENOTDIR; openat2 says ELOOP. */
+        if (errno == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(st.st_mode))
+                return -ELOOP;
+        return -errno;
+}
+
+int open_dir_walk(int dirfd, const char *path, int flags)
 {
         _cleanup_close_ int cur = -EBADF;
         char comp[NAME_MAX + 1];
@@ -126,9 +140,9 @@ static int open_dir_walk(int dirfd, const char *path, int flags)
 
                 if (streq(comp, ".."))
                         return -EXDEV;
-                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                next = openat_dir_nofollow(cur, comp, O_PATH);
                 if (next < 0)
-                        return errno == ENOTDIR ? -ENOTDIR : -errno;
+                        return next;
                 safe_close(cur);
                 cur = next;
         }
@@ -136,6 +150,91 @@ static int open_dir_walk(int dirfd, const char *path, int flags)
                 return r;
         fd = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+/* Is fd the same dir as rootfd? */
+static bool same_dir(int fd, int rootfd)
+{
+        struct stat a, b;
+
+        return fstat(fd, &a) == 0 && fstat(rootfd, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+}
+
+/* RESOLVE_IN_ROOT by hand, for kernels without openat2: one component at a time,
+ * a symlink's target resolved with rootfd as "/", ".." never above rootfd. */
+int open_dir_in_root_walk(int rootfd, const char *path, int flags)
+{
+        _cleanup_free_ char *rest = strdup(path);
+        _cleanup_close_ int cur = -EBADF;
+        char comp[NAME_MAX + 1];
+        const char *p;
+        unsigned links = 0;
+        int r, fd;
+
+        if (!rest)
+                return -ENOMEM;
+        cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cur < 0)
+                return -errno;
+        p = rest;
+        while ((r = next_component(&p, comp)) > 0) {
+                char target[PATH_MAX];
+                struct stat st;
+                ssize_t n;
+                int next;
+
+                if (streq(comp, "."))
+                        continue;
+                if (streq(comp, "..") && same_dir(cur, rootfd))
+                        continue;
+                if (!streq(comp, "..") && fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISLNK(st.st_mode)) {
+                        char *joined;
+                        n = readlinkat(cur, comp, target, sizeof(target) - 1);
+                        if (n < 0)
+                                return -errno;
+                        if (++links > 40)
+                                return -ELOOP;
+                        target[n] = '\0';
+                        if (asprintf(&joined, "%s/%s", target, p) < 0)
+                                return -ENOMEM;
+                        free(rest);
+                        rest = joined;
+                        p = rest;
+                        if (target[0] == '/') {
+                                safe_close(cur);
+                                cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                                if (cur < 0)
+                                        return -errno;
+                        }
+                        continue;
+                }
+                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                safe_close(cur);
+                cur = next;
+        }
+        if (r < 0)
+                return r;
+        fd = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int open_dir_in_root(int rootfd, const char *path, int flags)
+{
+        struct open_how how = {
+            .flags = (uint64_t)(flags | O_DIRECTORY | O_CLOEXEC),
+            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+
+        if (fd >= 0)
+                return (int)fd;
+        if (errno != ENOSYS && errno != EPERM)
+                return -errno;
+        return open_dir_in_root_walk(rootfd, path, flags);
 }
 
 DIR *fdopendir_or_close(int fd)
@@ -189,9 +288,9 @@ int mkdir_p_beneath(int dirfd, const char *path, mode_t mode)
                         return -EINVAL;
                 if (mkdirat(cur, comp, mode) < 0 && errno != EEXIST)
                         return -errno;
-                next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                next = openat_dir_nofollow(cur, comp, O_RDONLY);
                 if (next < 0)
-                        return -errno;
+                        return next;
                 safe_close(cur);
                 cur = next;
         }
@@ -215,4 +314,42 @@ int parse_u64(const char *s, uint64_t *ret)
                 return -EINVAL;
         *ret = v;
         return 0;
+}
+
+bool str_escape(char *out, size_t len, const char *s, unsigned flags)
+{
+        static const char cut[] = "...";
+        bool escaped = false;
+        size_t pos = 0;
+
+        if (len == 0)
+                return false;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                char e[5];
+                size_t n;
+
+                if (*p == '\n' || *p == '\t' || *p == '\\' || (*p == '"' && (flags & ESCAPE_QUOTE)))
+                        n = (size_t)snprintf(e, sizeof(e), "\\%c",
+                                             *p == '\n'   ? 'n'
+                                             : *p == '\t' ? 't'
+                                                          : (char)*p);
+                else if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && (flags & ESCAPE_8BIT)))
+                        n = (size_t)snprintf(e, sizeof(e), "\\%03o", *p);
+                else
+                        n = (size_t)snprintf(e, sizeof(e), "%c", *p);
+                if (n > 1)
+                        escaped = true;
+                /* Room for this piece and, if more follows, for the cut mark. */
+                if (pos + n + (p[1] ? sizeof(cut) - 1 : 0) >= len) {
+                        if (pos + sizeof(cut) - 1 < len) {
+                                memcpy(out + pos, cut, sizeof(cut) - 1);
+                                pos += sizeof(cut) - 1;
+                        }
+                        break;
+                }
+                memcpy(out + pos, e, n);
+                pos += n;
+        }
+        out[pos] = '\0';
+        return escaped;
 }

@@ -3,6 +3,10 @@
  * util: small helpers every module uses: scope-bound cleanup, string predicates,
  * whole-file reads and atomic writes relative to a directory fd. All functions
  * return 0 (or a count) on success and -errno on failure; none of them logs.
+ *
+ * Layer src/shared/: libc (and libblkid/libkmod wrappers: fsuuid, modload) with no
+ * policy of ephemeral's; includes nothing above itself. log, util, json,
+ * mountinfo, fstab, fsuuid, modload.
  */
 #pragma once
 
@@ -130,9 +134,34 @@ DIR *fdopendir_or_close(int fd);
  * O_NOFOLLOW walk). path may be "" or "." for dirfd itself. Returns fd or -errno. */
 int open_dir_beneath(int dirfd, const char *path, int flags);
 
+/* The fallback of open_dir_beneath (kernels before 5.6), exported for tests. */
+int open_dir_walk(int dirfd, const char *path, int flags);
+
+/* openat(dirfd, name, flags|O_DIRECTORY|O_NOFOLLOW); a symlink at name gives
+ * -ELOOP (as openat2 RESOLVE_NO_SYMLINKS does), not -ENOTDIR. */
+int openat_dir_nofollow(int dirfd, const char *name, int flags);
+
+/* Open path as if rootfd were "/" (openat2 RESOLVE_IN_ROOT, or the same rules
+ * walked by hand before 5.6): symlinks are followed inside rootfd, ".." never
+ * leaves it. Returns an O_DIRECTORY fd or -errno. */
+int open_dir_in_root(int rootfd, const char *path, int flags);
+/* Its fallback, exported for tests. */
+int open_dir_in_root_walk(int rootfd, const char *path, int flags);
+
 /* Create every missing directory of path below dirfd (mode for new ones),
  * never following symlinks. Returns an O_DIRECTORY fd of the last one or -errno. */
 int mkdir_p_beneath(int dirfd, const char *path, mode_t mode);
+
+/* Flags of str_escape. */
+#define ESCAPE_QUOTE 1u /* '"' as \" too (a quoted string, as diff prints names) */
+#define ESCAPE_8BIT  2u /* bytes >= 0x80 as \ooo too (log lines: plain ASCII only) */
+
+/* The one escaper for untrusted strings that are printed (log.c runs every log
+ * line through it; diff's quoting uses it): s is copied C-style into out (len
+ * bytes, always NUL-terminated): newline and tab as \n and \t, '\' as \\, the
+ * other control bytes and DEL as \ooo, plus what flags ask for. What does not fit
+ * is cut, ending in "...". Returns true when anything had to be escaped. */
+bool str_escape(char *out, size_t len, const char *s, unsigned flags);
 
 /* Parse an unsigned decimal integer that must fill the whole string. */
 int parse_u64(const char *s, uint64_t *ret);

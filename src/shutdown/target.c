@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* merge-target: find, attach and make writable the lower dir for flush (see header). */
+/* target: find, attach and make writable the lower dir for flush (see header). */
 #include <blkid.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,14 +29,37 @@ static bool is_overlay(int fd)
         return fstatfs(fd, &sf) == 0 && sf.f_type == OVERLAYFS_MAGIC;
 }
 
-/* Unmount every overlay stacked on root/path; a busy one is detached (MNT_DETACH:
- * it is lazily unmounted once the last user goes), with a warning. */
-static int detach_overlays(int rootfd, const char *full, const char *path, const char *label)
+/* A lazily detached overlay keeps references to every lower entry it has looked
+ * up, in use or not. Dropping the unused dentries and inodes from the caches
+ * releases all but those on the paths still in use (which the merge leaves alone),
+ * so nothing the merge unlinks stays allocated and the root can go read-only. */
+static void drop_unused_caches(const char *label)
 {
+        _cleanup_close_ int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+
+        sync();
+        if (fd < 0 || write(fd, "2\n", 2) != 2)
+                log_warning_errno(errno,
+                                  "%s: cannot drop the unused dentries of the detached "
+                                  "overlay (/proc/sys/vm/drop_caches)",
+                                  label);
+}
+
+/* Unmount every overlay stacked on root/path; a busy one is detached (MNT_DETACH:
+ * it is lazily unmounted once the last user goes), with a warning naming what holds
+ * it (into *held, when given). */
+static int detach_overlays(int rootfd, const char *full, const char *path, const char *label,
+                           struct holder_paths *held)
+{
+        bool lazy = false;
+
         for (int i = 0; i < 8; i++) {
                 _cleanup_close_ int fd = open_dir_beneath(rootfd, path, O_PATH);
-                if (fd < 0 || !is_overlay(fd))
+                if (fd < 0 || !is_overlay(fd)) {
+                        if (lazy)
+                                drop_unused_caches(label);
                         return 0;
+                }
                 fd = safe_close(fd); /* or it keeps the overlay busy */
                 if (umount2(full, 0) == 0) {
                         log_info("%s: unmounted the overlay on %s", label, full);
@@ -44,14 +67,19 @@ static int detach_overlays(int rootfd, const char *full, const char *path, const
                 }
                 /* Still in use (a process outlived the stop of userspace): merge what
                  * it holds now, but say that later writes through it are lost. */
-                if (errno == EBUSY)
+                if (errno == EBUSY) {
+                        struct holder_paths none = {0};
                         log_warning("%s: the overlay on %s is busy (still in use, or something "
                                     "is mounted inside): detaching it lazily; what is written "
                                     "through it from now on is lost",
                                     label, full);
+                        (void)holders_scan(full, label, held ? held : &none);
+                        holder_paths_free(&none);
+                }
                 if (umount2(full, MNT_DETACH) < 0)
                         return log_errno(errno, "%s: cannot detach the overlay on %s", label, full);
                 log_info("%s: detached the overlay on %s", label, full);
+                lazy = true;
         }
         return log_errno(ELOOP, "%s: too many overlays stacked on %s", label, full);
 }
@@ -245,7 +273,7 @@ int merge_target_detach(const char *root, const struct state_dir *d)
                 return log_errno(ENAMETOOLONG, "%s: path too long", d->path);
         if (rootfd < 0)
                 return log_errno(errno, "cannot open the root %s", root);
-        return detach_overlays(rootfd, full, d->path, d->path);
+        return detach_overlays(rootfd, full, d->path, d->path, NULL);
 }
 
 int merge_target_open(const char *root, const struct state_dir *d, const char *scratch,
@@ -266,13 +294,17 @@ int merge_target_open(const char *root, const struct state_dir *d, const char *s
                 return log_errno(errno, "cannot open the root %s", root);
         if (readonly) /* a dry run looks past the overlay in a mount namespace of its own */
                 t->fd = store_open_lower(root, d);
-        else if ((r = detach_overlays(rootfd, full, d->path, label)) < 0)
+        else if ((r = detach_overlays(rootfd, full, d->path, label, &t->held)) < 0)
                 return r;
         else
                 t->fd = open_dir_beneath(rootfd, d->path, O_RDONLY);
         if (t->fd >= 0 && fstat(t->fd, &st) == 0 && st.st_dev == d->dev && !is_overlay(t->fd)) {
                 if (readonly)
                         return 0;
+                if ((r = holders_pins(t->fd, &t->held, &t->pins)) < 0) {
+                        merge_target_close(t, label);
+                        return log_errno(r, "%s: cannot find what the busy overlay pins", label);
+                }
                 r = make_writable(t->fd, full, t, label);
                 if (r < 0)
                         merge_target_close(t, label);
@@ -286,6 +318,8 @@ int merge_target_open(const char *root, const struct state_dir *d, const char *s
         t->fd = safe_close(t->fd);
         r = mount_private(d, scratch, readonly, t, label);
         if (r == 0 && !readonly)
+                r = holders_pins(t->fd, &t->held, &t->pins);
+        if (r == 0 && !readonly)
                 r = make_writable(t->fd, t->mnt, t, label);
         if (r < 0)
                 merge_target_close(t, label);
@@ -295,6 +329,8 @@ int merge_target_open(const char *root, const struct state_dir *d, const char *s
 void merge_target_close(struct merge_target *t, const char *label)
 {
         t->fd = safe_close(t->fd);
+        holder_paths_free(&t->held);
+        merge_pins_free(&t->pins);
         if (t->remounted[0]) {
                 if (mount(NULL, t->remounted, NULL, t->remount_flags, NULL) < 0)
                         log_warning_errno(errno, "%s: cannot remount %s read-only again", label,

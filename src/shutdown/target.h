@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * merge-target: reach the lower directory of an overlay for flush. Detaches a
+ * target: reach the lower directory of an overlay for flush. Detaches a
  * still-mounted overlay on <root><dir>; if <root><dir> is not the filesystem
  * recorded at mount time (or not reachable), mounts that filesystem itself (found
  * by UUID with libblkid) on a private directory; a read-only filesystem is
  * remounted read-write, and back afterwards.
+ *
+ * Layer src/shutdown/: what `flush` needs around the engine; may call src/merge/,
+ * src/config/ and src/shared/.
  */
 #pragma once
 
@@ -12,9 +15,12 @@
 #include <stdbool.h>
 
 #include "config/state.h"
+#include "shutdown/holders.h"
 
 struct merge_target {
         int fd;                      /* the lower dir, O_DIRECTORY */
+        struct holder_paths held;    /* paths in use when the overlay had to be detached lazily */
+        struct merge_pins pins;      /* the lower inodes on them: the merge must not unlink these */
         char mnt[PATH_MAX];          /* our own mount of the filesystem, "" if none */
         char remounted[PATH_MAX];    /* mount point remounted read-write, "" if none */
         unsigned long remount_flags; /* flags to restore it read-only with */

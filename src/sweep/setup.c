@@ -21,11 +21,9 @@
  * finds the mounts in place and does nothing (idempotent).
  */
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
 
 #include "shared/log.h"
 #include "sweep/sweep.h"
@@ -41,22 +39,10 @@ struct user_ctx {
         uint64_t size;
 };
 
-static int openat2_dir(int dfd, const char *name, uint64_t resolve)
-{
-        struct open_how how = {
-            .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-            .resolve = resolve,
-        };
-        int fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof(how));
-
-        return fd < 0 ? -errno : fd;
-}
-
 /* One component below dfd, never through a symlink; a mount point is allowed. */
 static int open_below(int dfd, const char *name)
 {
-        return openat2_dir(dfd, name,
-                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        return open_dir_beneath(dfd, name, O_RDONLY);
 }
 
 static bool is_mount_root(int dfd, const char *name)
@@ -292,7 +278,7 @@ static int setup_one(const struct setup_opts *o, int rootfd, int homesfd, const 
                 return 0;
         /* The path to the home is the administrator's (may hold symlinks such as
          * /home -> /var/home, resolved inside the root); below it, the user's. */
-        homefd = openat2_dir(rootfd, pw->pw_dir + 1, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        homefd = open_dir_in_root(rootfd, pw->pw_dir + 1, O_RDONLY);
         if (homefd == -ENOENT)
                 return 0;
         if (homefd < 0)

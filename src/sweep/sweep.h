@@ -3,8 +3,11 @@
  * sweep: the internals of `ephemeral sweep` (libc only). One file per job:
  * age.c (the staleness rule), protect.c (protected names), inuse.c (write leases,
  * flock and the /proc fallback), walk.c (the fd-pinned walker that deletes),
- * ramwatch.c (tmpfs fill warnings), setup.c (per-user ~/.cache tmpfs), cmd-sweep.c
- * (options and the daemon loop). Functions return 0 / a count or -errno.
+ * ramwatch.c (tmpfs fill warnings), setup.c (per-user ~/.cache tmpfs); the options
+ * and the daemon loop are in cmd/sweep.c. Functions return 0 / a count or -errno.
+ *
+ * Layer src/sweep/: libc only (the sweeper binary links no libkmod/libblkid; lint
+ * checks it); may call src/config/ and src/shared/.
  */
 #pragma once
 
@@ -166,8 +169,15 @@ int ramwatch_level(uint64_t used, uint64_t cap);
 /* Update the armed state: returns the new level when it rose (warn now), else -1. */
 int ramwatch_update(int *level, int new_level);
 /* Check one mount (a tmpfs path); warns once per crossing, naming the biggest
- * directories. Returns 0, or -errno (logged once per change of errno). */
+ * directories. Returns the level it rose to (1: 80 %, 2: 95 %) when it warned, 0
+ * otherwise, or -errno. */
 int ramwatch_check(struct ramwatch_entry *e, unsigned max_depth);
+/* The store passed the mark: start `ephemeral checkpoint --root root --store store` (the binary
+ * next to this one) without waiting; under systemd only say that the timer will.
+ * The sweeper links libc only, so it runs the command rather than the engine. */
+int ramwatch_trigger_checkpoint(const char *root, const char *store);
+/* Collect finished checkpoint processes. */
+void ramwatch_reap(void);
 
 /* ---- setup.c ---- */
 

@@ -377,6 +377,20 @@ static int sweep_dir(struct sweep_pass *p, int fd, const struct statx *self, uns
         return 0;
 }
 
+/* Open the dir at path (absolute, or relative to the cwd) following no symlink
+ * in any component. */
+static int open_path_nofollow(const char *path)
+{
+        _cleanup_close_ int top = -EBADF;
+
+        if (path[0] != '/')
+                return open_dir_beneath(AT_FDCWD, path, O_RDONLY);
+        top = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (top < 0)
+                return -errno;
+        return open_dir_beneath(top, path, O_RDONLY);
+}
+
 int sweep_root(struct sweep_pass *p, const char *root)
 {
         _cleanup_close_ int fd = -EBADF;
@@ -386,9 +400,13 @@ int sweep_root(struct sweep_pass *p, const char *root)
         int r;
 
         /* Errors with the root itself are returned, not logged: the caller logs
-         * them once, not every pass. */
-        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || fstatfs(fd, &sfs) < 0)
+         * them once, not every pass. The root is opened with the rules of
+         * everything below it: a configured dir that does not exist yet may be a
+         * user's symlink to another tmpfs (-ELOOP). */
+        fd = open_path_nofollow(root);
+        if (fd < 0)
+                return fd;
+        if (fstatfs(fd, &sfs) < 0)
                 return -errno;
         if (sfs.f_type != TMPFS_MAGIC && !p->opts->any_fs)
                 return -EMEDIUMTYPE;

@@ -24,12 +24,16 @@ kver=$(basename "$(echo "$root"/usr/lib/modules/*)")
 # What goes into the image from this repository, staged first so it can be hashed.
 inst=$E2E_DIR/install
 rm -rf "$inst"
-# Exactly what a user gets from `make install PREFIX=/usr`.
-make -C "$TOP" -s install DESTDIR="$inst" PREFIX=/usr >/dev/null
+# Exactly what a user gets from `make install` (PREFIX defaults to /usr).
+make -C "$TOP" -s install DESTDIR="$inst" >/dev/null
 install -Dm755 "$E2E_SRC/guest/e2e-guest.sh" "$inst/usr/local/lib/e2e/e2e-guest.sh"
-install -Dm644 "$E2E_SRC/guest/ephemeral-e2e.service" "$inst/etc/systemd/system/ephemeral-e2e.service"
-mkdir -p "$inst/etc/systemd/system/multi-user.target.wants"
-ln -s ../ephemeral-e2e.service "$inst/etc/systemd/system/multi-user.target.wants/ephemeral-e2e.service"
+if declare -F variant_install >/dev/null; then
+	variant_install "$inst" # the scenario runner's start-up, the init's install steps
+else
+	install -Dm644 "$E2E_SRC/guest/ephemeral-e2e.service" "$inst/etc/systemd/system/ephemeral-e2e.service"
+	mkdir -p "$inst/etc/systemd/system/multi-user.target.wants"
+	ln -s ../ephemeral-e2e.service "$inst/etc/systemd/system/multi-user.target.wants/ephemeral-e2e.service"
+fi
 # The tree manifest tool (tests/lib/manifest.c, static): the guest records the merged
 # view with it, the host the disk image.
 install -Dm755 "$TOP/build/tests/manifest" "$inst/usr/local/bin/manifest"
@@ -38,8 +42,10 @@ tree_hash() { (cd "$1" && find . -printf '%p %y %m %l\n' | LC_ALL=C sort && find
 initrd_key=$( (cat "$E2E_DIR/rootfs.key"; echo "$DRACUT_ARGS"; tree_hash "$inst/usr/bin"; tree_hash "$inst/usr/lib/dracut") | sha256sum | cut -c1-16)
 image_key=$( (echo "$initrd_key $IMAGE_SIZE"; tree_hash "$inst"; cat "$0") | sha256sum | cut -c1-16)
 
+# A variant with E2E_INITRD_MODULES boots one initramfs built with that module list.
 if [ -f "$E2E_DIR/base.key" ] && [ "$(cat "$E2E_DIR/base.key")" = "$image_key" ] &&
-	[ -f "$E2E_DIR/base.img" ] && [ -f "$E2E_DIR/initrd.img" ] && [ -f "$E2E_DIR/initrd-shinit.img" ] &&
+	[ -f "$E2E_DIR/base.img" ] && [ -f "$E2E_DIR/initrd.img" ] &&
+	{ [ -n "${E2E_INITRD_MODULES:-}" ] || [ -f "$E2E_DIR/initrd-shinit.img" ]; } &&
 	[ -f "$E2E_DIR/vmlinuz" ]; then
 	e2e_log "image: cached ($E2E_DIR/base.img)"
 	exit 0
@@ -51,6 +57,8 @@ stage=$E2E_DIR/stage
 rm -rf "$stage"
 cp -a "$root" "$stage"
 cp -a "$inst/." "$stage/"
+if declare -F variant_stage >/dev/null; then variant_stage "$stage" >"$E2E_DIR/stage.log" 2>&1 ||
+	{ cat "$E2E_DIR/stage.log" >&2; e2e_die "configuring the $E2E_VARIANT guest failed"; }; fi
 
 # build_initrd VARIANT OUTPUT EXTRA_ARGS...: $E2E_DIR/OUTPUT built by dracut in the
 # chroot (cached as cache-VARIANT-<key>.img), checked to hold our binary and hooks.
@@ -82,12 +90,17 @@ build_initrd() {
 	fi
 	cp "$cached" "$E2E_DIR/$out"
 }
-# The one that boots and is restored at shutdown, with dracut's systemd init ...
-build_initrd systemd initrd.img
-cp "$E2E_DIR/initrd.img" "$stage/boot/initrd.img-$kver"
-# ... and one with dracut's shell init (scenario shinit boots it; the shutdown side
-# is the same /shutdown script from /boot's image).
-build_initrd shinit initrd-shinit.img --modules "base fs-lib rootfs-block kernel-modules udev-rules shutdown"
+if [ -n "${E2E_INITRD_MODULES:-}" ]; then
+	build_initrd "$E2E_VARIANT" initrd.img --modules "$E2E_INITRD_MODULES"
+	cp "$E2E_DIR/initrd.img" "$stage/boot/initrd.img-$kver"
+else
+	# The one that boots and is restored at shutdown, with dracut's systemd init ...
+	build_initrd systemd initrd.img
+	cp "$E2E_DIR/initrd.img" "$stage/boot/initrd.img-$kver"
+	# ... and one with dracut's shell init (scenario shinit boots it; the shutdown side
+	# is the same /shutdown script from /boot's image).
+	build_initrd shinit initrd-shinit.img --modules "base fs-lib rootfs-block kernel-modules udev-rules shutdown"
+fi
 cp "$stage/boot/vmlinuz-$kver" "$E2E_DIR/vmlinuz"
 
 e2e_log "image: mkfs.ext4 -d ($IMAGE_SIZE, sparse)"

@@ -8,7 +8,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib-e2e.sh
 . "$(dirname "$0")/lib-e2e.sh"
 
-key=$(e2e_hash "$0")
+key=$(e2e_hash "$0" ${E2E_VARIANT_FILE:+"$E2E_VARIANT_FILE"})
 root=$E2E_DIR/rootfs
 if [ -f "$E2E_DIR/rootfs.key" ] && [ "$(cat "$E2E_DIR/rootfs.key")" = "$key" ] && [ -d "$root" ]; then
 	e2e_log "rootfs: cached ($root)"
@@ -17,13 +17,13 @@ fi
 [ "$(id -u)" = 0 ] || e2e_die "building the test root needs root"
 mirror=$(e2e_mirror) || e2e_die "no Debian $E2E_SUITE 'main' entry in the host's apt sources"
 start=$(date +%s)
-mkdir -p "$E2E_DIR/debs"
+mkdir -p "$E2E_CACHE/debs"
 rm -rf "$root" "$root.tmp" "$E2E_DIR/rootfs.key"
 mkdir -p "$root.tmp"
 
 e2e_log "rootfs: debootstrap $E2E_SUITE (minbase) into $root.tmp"
-debootstrap --variant=minbase --cache-dir="$E2E_DIR/debs" \
-	--include=systemd-sysv,udev,kmod,dbus,attr,acl,libcap2-bin,procps \
+debootstrap --variant=minbase --cache-dir="$E2E_CACHE/debs" \
+	--include="${E2E_INCLUDE:-systemd-sysv,udev,kmod,dbus,attr,acl,libcap2-bin,procps}" \
 	"$E2E_SUITE" "$root.tmp" "$mirror" >"$E2E_DIR/debootstrap.log" 2>&1 ||
 	{ tail -30 "$E2E_DIR/debootstrap.log" >&2; e2e_die "debootstrap failed (log: $E2E_DIR/debootstrap.log)"; }
 
@@ -31,10 +31,10 @@ debootstrap --variant=minbase --cache-dir="$E2E_DIR/debs" \
 # dracut explicitly makes apt take dracut (it conflicts with initramfs-tools). A
 # trimmed module list keeps the image the kernel's postinst builds (and ours) small.
 mkdir -p "$root.tmp/etc/dracut.conf.d"
-cat >"$root.tmp/etc/dracut.conf.d/10-e2e.conf" <<'CONF'
+cat >"$root.tmp/etc/dracut.conf.d/10-e2e.conf" <<CONF
 # ephemeral e2e test system: a generic (not host-only) systemd initramfs.
 hostonly="no"
-dracutmodules=" systemd systemd-initrd dracut-systemd base fs-lib rootfs-block kernel-modules udev-rules shutdown "
+dracutmodules=" ${E2E_DRACUT_MODULES:-systemd systemd-initrd dracut-systemd base fs-lib rootfs-block kernel-modules udev-rules shutdown} "
 compress="gzip"
 CONF
 cat >"$root.tmp/usr/sbin/policy-rc.d" <<'SH'
@@ -43,7 +43,7 @@ exit 101
 SH
 chmod 755 "$root.tmp/usr/sbin/policy-rc.d"
 
-e2e_log "rootfs: installing linux-image-amd64 and dracut in the chroot"
+e2e_log "rootfs: installing linux-image-amd64, dracut ${E2E_APT_PACKAGES:+and $E2E_APT_PACKAGES }in the chroot"
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare -m --propagation private sh -euc '
 	r=$1
@@ -52,9 +52,9 @@ unshare -m --propagation private sh -euc '
 	mount --rbind /dev "$r/dev"
 	cp -L /etc/resolv.conf "$r/etc/resolv.conf" 2>/dev/null || true
 	chroot "$r" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get install -y -q \
-		--no-install-recommends dracut linux-image-amd64
+		--no-install-recommends dracut linux-image-amd64 $2
 	chroot "$r" apt-get clean
-' sh "$root.tmp" >"$E2E_DIR/apt.log" 2>&1 ||
+' sh "$root.tmp" "${E2E_APT_PACKAGES:-}" >"$E2E_DIR/apt.log" 2>&1 ||
 	{ tail -30 "$E2E_DIR/apt.log" >&2; e2e_die "installing the kernel/dracut failed (log: $E2E_DIR/apt.log)"; }
 rm -f "$root.tmp/usr/sbin/policy-rc.d" "$root.tmp/etc/resolv.conf"
 
@@ -94,6 +94,8 @@ ConditionKernelCommandLine=!ephemeral_test
 ExecStart=
 ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 %I $TERM
 UNIT
+
+if declare -F variant_configure >/dev/null; then variant_configure "$root.tmp"; fi
 
 mv "$root.tmp" "$root"
 echo "$key" >"$E2E_DIR/rootfs.key"

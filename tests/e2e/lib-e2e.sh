@@ -4,9 +4,22 @@
 # image from the host. Source it (after tests/lib/lib.sh when TAP helpers are needed).
 
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-E2E_DIR=${E2E_DIR:-$TOP/build/e2e}
 # shellcheck disable=SC2034 # used by the scripts that source this file
 E2E_SRC=$TOP/tests/e2e
+# E2E_VARIANT selects the guest: "systemd" (the default; artifacts in build/e2e) or a
+# tests/e2e/variant-NAME.sh that sets what differs (packages, init, initramfs
+# modules; artifacts in build/e2e/NAME). Downloaded packages are shared.
+E2E_VARIANT=${E2E_VARIANT:-systemd}
+E2E_CACHE=${E2E_CACHE:-$TOP/build/e2e}
+if [ "$E2E_VARIANT" = systemd ]; then
+	E2E_DIR=${E2E_DIR:-$E2E_CACHE}
+else
+	E2E_DIR=${E2E_DIR:-$E2E_CACHE/$E2E_VARIANT}
+	E2E_VARIANT_FILE=$E2E_SRC/variant-$E2E_VARIANT.sh
+	[ -f "$E2E_VARIANT_FILE" ] || { echo "e2e: error: no $E2E_VARIANT_FILE" >&2; exit 1; }
+	# shellcheck source=/dev/null
+	. "$E2E_VARIANT_FILE"
+fi
 E2E_SUITE=bookworm
 # QEMU's TCG is slow: a boot takes ~40 s, a boot plus flush and poweroff ~60 s.
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-300}

@@ -1,9 +1,9 @@
 #!/bin/bash
-# The scenario machinery of the e2e boot tests (test-dracut-boot.sh,
-# test-initramfs-tools-boot.sh): build the test system, boot each scenario on its own
-# copy of $E2E_DIR/base.img (two at a time), and the assertions on the guest's
-# reports (guest/e2e-guest.sh) and on the disk images that every initramfs variant
-# shares. Source it after tests/lib/lib.sh and lib-e2e.sh, with E2E_RUN set.
+# Helpers of the boot tests (test-*-boot.sh): run scenario boots two at a time, then
+# turn what the guest reported (guest/e2e-guest.sh, on the second serial port) and
+# the disk image into TAP lines. Source after tests/lib/lib.sh and lib-e2e.sh, with
+# E2E_RUN set to an empty directory.
+# shellcheck disable=SC2154 # _tap_failed comes from tests/lib/lib.sh
 
 # scenarios_build SCRIPT: runs the (cached) build SCRIPT, then takes the manifests of
 # the base image's /etc and /var/log. Ends the test on failure.
@@ -23,7 +23,8 @@ scenarios_build() {
 	fi
 }
 
-# run_scenario NAME CMDLINE [--reboot|--crash|--shinit]
+# run_scenario NAME CMDLINE [--reboot|--crash|--shinit]: one boot of a fresh copy of
+# base.img; QEMU's exit status and the time go to $E2E_RUN/NAME.rc.
 run_scenario() {
 	local name=$1 cmdline=$2 mode=${3:-} img=$E2E_RUN/$1.img start rc i
 	if [ "$mode" = --shinit ]; then
@@ -50,7 +51,7 @@ run_scenario() {
 	echo "$rc $(($(date +%s) - start))" >"$E2E_RUN/$name.rc"
 }
 
-# run_scenarios "NAME|CMDLINE|MODE"...: boots them all, two at a time.
+# run_scenarios "NAME|CMDLINE|MODE"...: all of them, two at a time.
 run_scenarios() {
 	local s name cmdline mode t0
 	t0=$(date +%s)
@@ -91,8 +92,8 @@ same_manifest() { # DESC EXPECTED_FILE ACTUAL_FILE
 	fi
 }
 # scenario_done NAME: on any failure in this scenario, show the console's tail.
+failed_before=0
 scenario_done() {
-	# shellcheck disable=SC2154 # _tap_failed: set by tests/lib/lib.sh
 	if [ "$_tap_failed" -gt "$failed_before" ]; then
 		diag "---- $1: last lines of the guest console ($E2E_RUN/$1.console)"
 		tail -40 "$E2E_RUN/$1.console" | tr -d '\r' | sed 's/^/#   /'
@@ -100,17 +101,15 @@ scenario_done() {
 	fi
 	failed_before=$_tap_failed
 }
-failed_before=0
 # shellcheck disable=SC2317 # called through check
 in_console() { tr -d '\r' <"$E2E_RUN/$1.console" | grep -F -- "$2" >/dev/null; }
-# shellcheck disable=SC2317 # called through check
-flushed_by_hook() { in_console "$1" "ephemeral: merging the RAM changes into the disk"; }
 
-# Default boot: /etc and /var/log on overlays, changes merged at poweroff.
-assert_default() {
+# default_on_disk NAME: after the "default" scenario (guest/e2e-guest.sh) powered
+# off: the filesystem is clean, the disk's /etc equals the manifest of the merged /etc
+# the guest took just before poweroff, the /var/log changes are there, and the flush
+# summary was appended to /var/log/ephemeral.log.
+default_on_disk() {
 	local name=$1 summary
-	boot_status "$name" 0
-	guest_checks "$name"
 	fsck_clean "$name"
 	block "$name" manifest-etc >"$E2E_RUN/$name-guest-etc.manifest"
 	image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
@@ -126,8 +125,8 @@ assert_default() {
 	same_manifest "$name: disk /etc equals the merged /etc before poweroff" \
 		"$E2E_RUN/$name-guest-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
 	assert_eq "$name: new /var/log file on disk" "new log" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-new.log)"
-	assert_eq "$name: appended /var/log file on disk" "$(printf 'old log line\nappended')" \
-		"$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-old.log)"
+	assert_eq "$name: appended /var/log file on disk" "old log line
+appended" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-old.log)"
 	check_fails "$name: deleted /var/log file gone from disk" image_cat "$E2E_RUN/$name.img" /var/log/e2e-delete.log
 	summary=$(image_cat "$E2E_RUN/$name.img" /var/log/ephemeral.log 2>/dev/null | tail -1)
 	assert_match "$name: flush summary appended to /var/log/ephemeral.log" 'flush: /etc: [0-9]+ written' "$summary"

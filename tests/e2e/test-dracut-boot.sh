@@ -11,8 +11,6 @@ TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/lib.sh"
 # shellcheck source=tests/e2e/lib-e2e.sh
 . "$TOP/tests/e2e/lib-e2e.sh"
-# shellcheck source=tests/e2e/lib-scenarios.sh
-. "$TOP/tests/e2e/lib-scenarios.sh"
 need_root
 command -v qemu-system-x86_64 >/dev/null || { echo "# skipped: qemu-system-x86_64 missing (tests/deps.sh e2e)"; exit 77; }
 
@@ -20,9 +18,23 @@ E2E_RUN=$E2E_DIR/run
 rm -rf "$E2E_RUN"
 mkdir -p "$E2E_RUN"
 
-scenarios_build "$E2E_SRC/build-image.sh"
+# ---- build (cached) ---------------------------------------------------------------
+t0=$(date +%s)
+if ! "$E2E_SRC/build-image.sh" >"$E2E_RUN/build.log" 2>&1; then
+	not_ok "build the test system"
+	tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
+	finish
+fi
+ok "build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
+if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
+	image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
+	not_ok "manifest of the base image"
+	finish
+fi
 
 # ---- boots (two at a time, each on its own copy of the image) -----------------------
+# shellcheck source=tests/e2e/lib-scenarios.sh
+. "$TOP/tests/e2e/lib-scenarios.sh"
 scenarios=(
 	"reboot|ephemeral_test=reboot|--reboot"
 	"default|ephemeral_test=default|"
@@ -37,10 +49,18 @@ run_scenarios "${scenarios[@]}"
 # ---- assertions ---------------------------------------------------------------------
 # shellcheck disable=SC2317 # called through check
 no_systemd_initrd() { ! tr -d '\r' <"$E2E_RUN/$1.console" | grep -E 'Welcome to .*\(Initramfs\)'; }
+# shellcheck disable=SC2317 # called through check
+flushed_by_hook() { in_console "$1" "ephemeral: merging the RAM changes into the disk"; }
 
-assert_default default
-check "default: shutdown initramfs ran the flush hook" flushed_by_hook default
-scenario_done default
+# 1. Default boot: /etc and /var/log on overlays, changes merged at poweroff.
+name=default
+boot_status $name 0
+guest_checks $name
+check "$name: shutdown initramfs ran the flush hook" flushed_by_hook $name
+default_on_disk $name
+scenario_done $name
+
+# 2.-6. Reboot, discard, ephemeral=off, bad command line, power cut (lib-scenarios.sh).
 for name in reboot discard off badcmdline crash; do
 	"assert_$name" "$name"
 	scenario_done "$name"

@@ -62,7 +62,9 @@ flushed_in_shutdown_root() { in_console "$1" "ephemeral: merging the RAM changes
 # shellcheck disable=SC2317 # called through check
 initramfs_tools_boot() { in_console "$1" "Running /scripts/init-bottom" && ! in_console "$1" "dracut"; }
 
-assert_default default
+boot_status default 0
+guest_checks default
+default_on_disk default
 check "default: booted an initramfs-tools image (no dracut)" initramfs_tools_boot default
 check "default: merged from the shutdown root (no 90 s limit)" flushed_in_shutdown_root default
 scenario_done default

@@ -2,17 +2,16 @@
 /*
  * libFuzzer harness for the parsers that read untrusted text: the kernel command
  * line, the config file and the store's state file. The first input byte picks
- * the parser, the rest is its input. Not built by the Makefile; build and run:
+ * the parser, the rest is its input. Built by `make fuzz` (clang, libFuzzer, ASan,
+ * UBSan) and run by tests/integration/test-fuzz.sh on tests/fuzz/corpus/fuzz-parsers/
+ * for a bounded time; for a longer run:
  *
- *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
- * -fno-sanitize-recover=all -Isrc \
- *       tests/fuzz/fuzz-parsers.c src/config/[a-z]*.c src/shared/util.c src/shared/log.c \
- *       src/shared/mountinfo.c \
- *       -o /tmp/fuzz-parsers
- *   mkdir -p /tmp/fuzz-corpus && /tmp/fuzz-parsers -max_total_time=300 /tmp/fuzz-corpus
+ *   make fuzz && mkdir -p /tmp/corpus && cp -r tests/fuzz/corpus/fuzz-parsers/. /tmp/corpus &&
+ *   build/fuzz/fuzz-parsers -max_total_time=3600 /tmp/corpus
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -24,17 +23,27 @@
 #include "shared/util.h"
 
 static int storefd = -1;
+static char store[64];
 
+static void remove_store(void)
+{
+        (void)unlinkat(storefd, STATE_FILE, 0);
+        (void)rmdir(store);
+}
+
+/* The store goes on a tmpfs when there is one: state_write syncs, and a sync per
+ * input on a disk would make the fuzzing a hundred times slower. */
 static void setup(void)
 {
-        char tmpl[] = "/tmp/fuzz-parsers.XXXXXX";
-
+        snprintf(store, sizeof(store), "%s/%s.XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", "fuzz-parsers");
         log_set_max_level(0);
-        if (!mkdtemp(tmpl))
+        if (!mkdtemp(store))
                 abort();
-        storefd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        storefd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (storefd < 0)
                 abort();
+        atexit(remove_store);
 }
 
 static void check_bounds(const struct config *c)

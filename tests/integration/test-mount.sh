@@ -98,6 +98,17 @@ for off in off 0 no; do
 	assert_eq "ephemeral=$off mounts nothing" 0 "$(($(mounts_at "$S2") + $(mounts_at "$R2/etc")))"
 done
 
+# A command line that cannot be read might have said ephemeral=off (the rescue
+# switch): mount nothing, say why, exit 111 (found by test-fault-inject.sh).
+mkdir -p "$SCRATCH/cmdline-dir"
+OUT=$("$EPHEMERAL" mount --root "$R2" --store "$S2" --cmdline "$SCRATCH/cmdline-dir" \
+	--config "$SCRATCH/none.conf" 2>&1)
+RC=$?
+assert_eq "an unreadable command line exits 111" 111 "$RC"
+assert_match "an unreadable command line is named" "cannot read the kernel command line from .*cmdline-dir: Is a directory" "$OUT"
+assert_match "an unreadable command line: nothing mounted, and why" "mounting nothing" "$OUT"
+assert_eq "an unreadable command line mounts nothing" 0 "$(($(mounts_at "$S2") + $(mounts_at "$R2/etc")))"
+
 # Bad entries: each reported with its text, the good ones still mounted, exit 100.
 R3=$SCRATCH/root3 S3=$SCRATCH/store3
 mkroot "$R3"

@@ -7,8 +7,12 @@
 #    (or still busy), / read-only; it defers to a shutdown initramfs carrying our binary;
 #  - runtime/runit/shutdown.d/75-ephemeral.sh sourced the way runit's stage 3 does;
 #  - runtime/openrc/ephemeral-flush with OpenRC's functions (ebegin, eend, eerror,
-#    after, before, keyword) defined as stubs that print, start() in the shutdown
-#    runlevel and refused outside it.
+#    need, use, after, before, keyword) defined as stubs that print: start() in the
+#    shutdown runlevel (upstream OpenRC), stop() in the shutdown (Debian, off
+#    runlevel), refused or a no-op elsewhere; no hard dependency Debian lacks;
+#  - runtime/sysv/ephemeral-shutdown as a K script (Debian runit-init's stage 3);
+#  - fail closed: with the store unmounted under the overlays, each says loudly that
+#    the changes are unreachable (the system-shutdown hook exits 111).
 # Each must put the changes on the disk, and a second run must find nothing to do.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
@@ -46,6 +50,8 @@ booted_root() {
 	subst "$TOP/runtime/system-shutdown/ephemeral" "$src/usr/lib/systemd/system-shutdown/ephemeral" 755
 	subst "$TOP/runtime/runit/shutdown.d/75-ephemeral.sh" "$src/etc/runit/shutdown.d/75-ephemeral.sh" 644
 	subst "$TOP/runtime/openrc/ephemeral-flush" "$src/etc/init.d/ephemeral-flush" 755
+	subst "$TOP/runtime/openrc/ephemeral-sweep" "$src/etc/init.d/ephemeral-sweep" 755
+	subst "$TOP/runtime/sysv/ephemeral-shutdown" "$src/etc/init.d/ephemeral-shutdown" 755
 	echo old-host >"$src/etc/hostname"
 	echo doomed >"$src/etc/todelete"
 	mkdir -p "$src/var/log"
@@ -149,33 +155,137 @@ if step "runit: booted root" booted_root runit; then
 	finish_root runit
 fi
 
-# --- OpenRC: the shutdown runlevel starts it after killprocs, before mount-ro
+# --- Void/Artix runit: a stand-in of void-runit's stage 3 (/etc/runit/3 sources
+# /etc/runit/shutdown.d/*.sh in order), its 80-filesystems.sh verbatim (umount -r -a
+# -t nosysfs,noproc,nodevtmpfs,notmpfs; remount / read-only) with util-linux's mount,
+# the steps before 75 as stubs (70-pkill would kill this machine's processes). The
+# stage-3 shell reads its scripts from /etc through the overlay: flush must name it,
+# merge, and leave / able to go read-only.
+void_stage3_root() {
+	local d=$R/etc/runit
+	# shellcheck disable=SC2016
+	bash -c '. "$TOP/tests/lib/mkinitcpio-standin.sh"; BUILDROOT=$1
+		add_binary "$(type -P mount)" /usr/bin/mount.util-linux
+		add_binary "$(type -P umount)" /usr/bin/umount.util-linux' _ "$R" || return 1
+	ln -sf umount.util-linux "$R/usr/bin/umount" && ln -sf mount.util-linux "$R/usr/bin/mount" || return 1
+	cat >"$d/3" <<'SH' || return 1
+#!/bin/sh
+PATH=/usr/bin:/usr/sbin
+. /etc/runit/functions
+detect_container
+[ -r /etc/rc.conf ] && . /etc/rc.conf
+echo
+for f in /etc/runit/shutdown.d/*.sh; do
+	[ -r $f ] && . $f
+done
+SH
+	printf '%s\n' 'msg() { echo "=> $*"; }' 'detect_container() { :; }' \
+		'deactivate_vgs() { :; }' 'deactivate_crypt() { :; }' >"$d/functions"
+	for step in 10-sv-stop 30-seedrng 60-udev 70-pkill; do
+		echo "msg \"$step (stand-in)\"" >"$d/shutdown.d/$step.sh"
+	done
+	cat >"$d/shutdown.d/80-filesystems.sh" <<'SH'
+if [ -z "$IS_CONTAINER" ]; then
+    msg "Unmounting filesystems, disabling swap..."
+    swapoff -a
+    umount -r -a -t nosysfs,noproc,nodevtmpfs,notmpfs
+    msg "Remounting rootfs read-only..."
+    LIBMOUNT_FORCE_MOUNT2=always mount -o remount,ro /
+fi
+
+sync
+
+if [ -z "$IS_CONTAINER" ]; then
+    deactivate_vgs
+    deactivate_crypt
+fi
+SH
+}
+if step "void-runit: booted root" booted_root void && step "void-runit: stage 3 stand-in" void_stage3_root; then
+	out=$(chroot "$R" /usr/bin/sh /etc/runit/3 2>&1)
+	assert_match "void-runit: stage 3 ran our step between 70 and 80" \
+		"70-pkill \(stand-in\).*Merging the ephemeral RAM overlays.*Unmounting filesystems" "$(tr '\n' ' ' <<<"$out")"
+	assert_match "void-runit: flush named the stage-3 shell holding /etc" 'held by pid [0-9]+ \(sh\): /etc/runit/' "$out"
+	check_fails "void-runit: no failure" grep -E 'UNREACHABLE|merging failed' <<<"$out"
+	assert_match "void-runit: 80-filesystems made / read-only" '^ro(,|$)' "$(findmnt -n -o OPTIONS --mountpoint "$R")"
+	check "void-runit: the store (tmpfs) is still mounted" findmnt -n --mountpoint "$R/run/initramfs/ephemeral"
+	check_on_disk void-runit
+	finish_root void-runit
+fi
+
+# --- OpenRC. Upstream (Artix): the shutdown runlevel starts it after killprocs,
+# before mount-ro. Debian (sysvinit-core + openrc): `openrc off` starts it (nothing
+# happens), `openrc shutdown` stops it after sendsigs, before umountnfs.sh/umountfs.
 # shellcheck disable=SC2016
 openrc() {
 	chroot "$R" /usr/bin/sh -c '
 		ebegin() { echo "* $*"; }
 		eend() { [ "$1" = 0 ] || echo "* ERROR: $2"; return "$1"; }
 		eerror() { echo "* ERROR: $*" >&2; }
-		after() { echo "after $*"; }
-		before() { echo "before $*"; }
+		ewarn() { echo "* WARNING: $*" >&2; }
+		for dep in need use after before; do eval "$dep() { echo $dep \"\$*\"; }"; done
 		keyword() { :; }
-		. /etc/init.d/ephemeral-flush
-		case "$1" in
+		. "/etc/init.d/$1"
+		case "$2" in
 		depend) depend ;;
-		start) RC_RUNLEVEL=$2 start ;;
+		start) RC_RUNLEVEL=$3 start ;;
+		stop) RC_RUNLEVEL=$3 stop ;;
 		esac' sh "$@"
 }
 if step "openrc: booted root" booted_root openrc; then
-	deps=$(openrc depend)
-	assert_match "openrc: after killprocs" '^after killprocs$' "$deps"
-	assert_match "openrc: before mount-ro" '^before mount-ro$' "$deps"
-	check_fails "openrc: start() outside the shutdown runlevel is refused" openrc start default
-	assert_eq "openrc: ... and merges nothing" old-host "$(lower etc/hostname)"
+	deps=$(openrc ephemeral-flush depend)
+	assert_match "openrc: after killprocs (upstream)" '^after killprocs( |$)' "$deps"
+	assert_match "openrc: before mount-ro (upstream)" '^before mount-ro( |$)' "$deps"
+	assert_match "openrc: started after umountfs, so stopped before it (Debian)" '^after .*umountfs( |$)' "$deps"
+	assert_match "openrc: started before sendsigs, so stopped after it (Debian)" '^before .*sendsigs( |$)' "$deps"
+	check_fails "openrc: no hard dependency at all (Debian lacks localmount)" grep -q '^need' <<<"$deps"
+	sweep_deps=$(openrc ephemeral-sweep depend)
+	check_fails "openrc: the sweeper does not need localmount (Debian lacks it)" grep -q '^need' <<<"$sweep_deps"
+	assert_match "openrc: the sweeper uses localmount where it exists" '^use localmount' "$sweep_deps"
+	check_fails "openrc: start() in the default runlevel is refused" openrc ephemeral-flush start default
+	check "openrc: start() in Debian's off runlevel succeeds" openrc ephemeral-flush start off
+	check "openrc: stop() outside a shutdown succeeds" openrc ephemeral-flush stop default
+	assert_eq "openrc: ... and none of them merges anything" old-host "$(lower etc/hostname)"
 	check "openrc: ... the overlay is untouched" test "$(findmnt -n -o FSTYPE --mountpoint "$R/etc")" = overlay
-	check "openrc: start() in the shutdown runlevel" openrc start shutdown
+	check "openrc: stop() in the shutdown (Debian)" openrc ephemeral-flush stop shutdown
 	check_on_disk openrc
-	check_second_run_noop openrc openrc start shutdown
+	check_second_run_noop openrc openrc ephemeral-flush start shutdown
 	finish_root openrc
+fi
+if step "openrc-upstream: booted root" booted_root openrc-up; then
+	check "openrc-upstream: start() in the shutdown runlevel" openrc ephemeral-flush start shutdown
+	check_on_disk openrc-upstream
+	finish_root openrc-upstream
+fi
+
+# --- Debian runit-init (and sysv-rc): the K script stage 3 runs from /etc/rc0.d
+sysv_k() { chroot "$R" /etc/init.d/ephemeral-shutdown "$@"; }
+if step "sysv: booted root" booted_root sysv; then
+	header=$(sed -n '/^### BEGIN INIT INFO/,/^### END INIT INFO/p' "$R/etc/init.d/ephemeral-shutdown")
+	assert_match "sysv: stops after sendsigs" '^# X-Stop-After: +sendsigs$' "$header"
+	assert_match "sysv: stops before umountnfs (so before umountfs)" '^# Required-Stop: +umountnfs$' "$header"
+	assert_match "sysv: K links in runlevels 0 and 6 only" '^# Default-Stop: +0 6$' "$header"
+	check "sysv: start is a no-op" sysv_k start
+	assert_eq "sysv: ... that merges nothing" old-host "$(lower etc/hostname)"
+	check "sysv: stop merges" sysv_k stop
+	check_on_disk sysv
+	check_second_run_noop sysv sysv_k stop
+	finish_root sysv
+fi
+
+# --- fail closed: an init's unmount script took the store away under the overlays
+if step "store-gone: booted root" booted_root gone; then
+	check "store-gone: the store unmounts while the overlays use it" umount "$R/run/initramfs/ephemeral"
+	out=$(shutdown_hook 2>&1)
+	assert_eq "store-gone: the system-shutdown hook fails" 111 "$?"
+	assert_match "store-gone: ... saying the changes are unreachable" 'overlay on /etc .*UNREACHABLE' "$out"
+	out=$(runit_stage3 2>&1 | tr '\n' ' ')
+	assert_match "store-gone: runit's stage 3 says so and goes on" 'UNREACHABLE.*merging failed.*stage 3 goes on' "$out"
+	out=$(openrc ephemeral-flush stop shutdown 2>&1 | tr '\n' ' ')
+	assert_match "store-gone: OpenRC says so" 'UNREACHABLE.*ERROR: Merging failed' "$out"
+	out=$(sysv_k stop 2>&1 | tr '\n' ' ')
+	assert_match "store-gone: the K script says so" 'UNREACHABLE.*merging failed' "$out"
+	finish_root store-gone
 fi
 
 finish

@@ -40,10 +40,15 @@ block() { # block NAME CMD...: the output of CMD between BEGIN/END
 	"${@:2}" 2>&1 | sed 's/^/  /' >/dev/ttyS1
 	out "END $1"
 }
+# power poweroff|reboot [-f]: through systemd, or the init's own command (OpenRC,
+# runit), without waiting for it.
+power() {
+	if [ -d /run/systemd/system ]; then systemctl "$@" --no-block; else "$@" & fi
+}
 finish() { # finish poweroff|reboot
 	sync
 	out "DONE $1"
-	systemctl "$1" --no-block
+	power "$1"
 	exit 0
 }
 
@@ -93,11 +98,11 @@ change_varlog() {
 }
 
 # Never hang the test: whatever happens, power off after a while.
-(sleep 240 && out "FAIL guest-watchdog scenario did not finish in 240 s" && systemctl poweroff -f) &
+(sleep 240 && out "FAIL guest-watchdog scenario did not finish in 240 s" && power poweroff -f) &
 
 scenario=$(sed -n 's/.*ephemeral_test=\([^ ]*\).*/\1/p' /proc/cmdline)
 out "INFO scenario $scenario, kernel $(uname -r)"
-out "INFO system state $(systemctl is-system-running)"
+out "INFO system state $(systemctl is-system-running 2>/dev/null || echo "(no systemd: pid 1 is $(cat /proc/1/comm))")"
 block mounts findmnt -n -o TARGET,FSTYPE,OPTIONS -t overlay,tmpfs
 
 case "$scenario" in

@@ -528,3 +528,50 @@ TEST(sizes_beyond_ram_and_swap_are_capped)
         ASSERT_EQ(config_set(&c, "size", "100%", "t"), 0);
         ASSERT_EQ(c.size.value, 100);
 }
+
+TEST(durations)
+{
+        uint64_t v = 1;
+
+        ASSERT_EQ(parse_duration("0", 100, &v), 0);
+        ASSERT_EQ(v, 0);
+        ASSERT_EQ(parse_duration("90", 1000, &v), 0);
+        ASSERT_EQ(v, 90);
+        ASSERT_EQ(parse_duration("30s", 1000, &v), 0);
+        ASSERT_EQ(v, 30);
+        ASSERT_EQ(parse_duration("15min", 1000, &v), 0);
+        ASSERT_EQ(v, 900);
+        ASSERT_EQ(parse_duration("2h", 86400, &v), 0);
+        ASSERT_EQ(v, 7200);
+        ASSERT_EQ(parse_duration("2h", 7199, &v), -ERANGE);
+        ASSERT_EQ(parse_duration("99999999999999999999999h", UINT64_MAX, &v), -ERANGE);
+        ASSERT_EQ(parse_duration("", 100, &v), -EINVAL);
+        ASSERT_EQ(parse_duration("min", 100, &v), -EINVAL);
+        ASSERT_EQ(parse_duration("-5", 100, &v), -EINVAL);
+        ASSERT_EQ(parse_duration("5m", 1000, &v), -EINVAL);
+        ASSERT_EQ(parse_duration("5 min", 1000, &v), -EINVAL);
+        ASSERT_EQ(parse_duration("1.5h", 86400, &v), -EINVAL);
+        ASSERT_EQ(parse_duration("15MIN", 1000, &v), -EINVAL);
+        ASSERT_EQ(v, 7200);
+}
+
+TEST(checkpoint_keys)
+{
+        fresh();
+        ASSERT_EQ(c.checkpoint_sec, 900);
+        ASSERT_STREQ(c.journal, "/var/lib/ephemeral/journal");
+        ASSERT_EQ(config_set(&c, "checkpoint", "5min", "t"), 0);
+        ASSERT_EQ(c.checkpoint_sec, 300);
+        ASSERT_EQ(config_set(&c, "checkpoint", "0", "t"), 0);
+        ASSERT_EQ(c.checkpoint_sec, 0);
+        ASSERT_EQ(config_set(&c, "checkpoint", "8d", "t"), -EINVAL);
+        ASSERT_EQ(config_set(&c, "checkpoint", "169h", "t"), -EINVAL);
+        ASSERT_EQ(c.checkpoint_sec, 0);
+        ASSERT_EQ(config_set(&c, "journal", "/srv/journal", "t"), 0);
+        ASSERT_STREQ(c.journal, "/srv/journal");
+        ASSERT_EQ(config_set(&c, "journal", "relative", "t"), -EINVAL);
+        ASSERT_EQ(config_set(&c, "journal", "/run/x", "t"), -EINVAL);
+        ASSERT_STREQ(c.journal, "/srv/journal");
+        ASSERT_EQ(config_parse_cmdline(&c, "quiet ephemeral.checkpoint=1h"), 0);
+        ASSERT_EQ(c.checkpoint_sec, 3600);
+}
