@@ -24,7 +24,8 @@ inst() {
 inst all install >"$SCRATCH/all.list"
 check "make install installs something" test -s "$SCRATCH/all.list"
 : >"$SCRATCH/parts.list"
-for t in install-bin install-dracut install-initcpio install-initramfs-tools install-systemd install-openrc install-runit; do
+for t in install-bin install-dracut install-initcpio install-initramfs-tools install-systemd install-openrc \
+	install-runit install-pm-hooks; do
 	inst "$t" "$t" >"$SCRATCH/$t.list"
 	check "$t installs something" test -s "$SCRATCH/$t.list"
 	cat "$SCRATCH/$t.list" >>"$SCRATCH/parts.list"
