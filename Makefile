@@ -198,11 +198,17 @@ install-runit:
 	for d in $(wildcard runtime/runit/sv/*); do \
 		$(call subst_install,755,$$d/run,$(DESTDIR)$(SYSCONFDIR)/runit/sv/$${d##*/}/run); done
 
-# Package-manager hooks that checkpoint right after a transaction (pacman, apt, dnf).
-install-pm-hooks:
+# Package-manager hooks that checkpoint right after a transaction (pacman, apt, dnf);
+# one target each, so that each distribution package takes only its own.
+install-pm-hooks: install-pacman-hook install-apt-hook install-dnf-hooks
+install-pacman-hook:
 	@mkdir -p $(BUILD)
 	$(call subst_install,644,runtime/pacman/zz-ephemeral-checkpoint.hook,$(DESTDIR)$(PACMANHOOKDIR)/zz-ephemeral-checkpoint.hook)
+install-apt-hook:
+	@mkdir -p $(BUILD)
 	$(call subst_install,644,runtime/apt/80ephemeral-checkpoint,$(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d/80ephemeral-checkpoint)
+install-dnf-hooks:
+	@mkdir -p $(BUILD)
 	$(call subst_install,644,runtime/dnf/ephemeral.action,$(DESTDIR)$(SYSCONFDIR)/dnf/plugins/post-transaction-actions.d/ephemeral.action)
 	$(call subst_install,644,runtime/dnf/ephemeral.actions,$(DESTDIR)$(SYSCONFDIR)/dnf/libdnf5-plugins/actions.d/ephemeral.actions)
 
@@ -214,5 +220,5 @@ dist:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo vm bench lint install $(INSTALL_PARTS) dist clean unit-bins docs fuzz
+.PHONY: install-pacman-hook install-apt-hook install-dnf-hooks all check check-fast demo vm bench lint install $(INSTALL_PARTS) dist clean unit-bins docs fuzz
 -include $(LIB_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(BUILD)/src/cmd/ephemeral.d

@@ -65,9 +65,10 @@ int checkpoint_write(struct journal *j, int storefd, const struct state *s, bool
 /* A generation chosen for replay (verified; appended files cut back to it). */
 struct checkpoint_gen {
         uint64_t gen;
-        int64_t time;     /* when it was taken (unix time) */
-        uint64_t entries; /* changes in it */
-        uint64_t bytes;   /* file data in it */
+        int64_t time;        /* when it was taken (unix time) */
+        uint64_t entries;    /* changes in it */
+        uint64_t bytes;      /* file data in it */
+        bool no_user_xattrs; /* taken from a store without user.* xattrs: keep the disk's */
         unsigned n_dirs;
         char paths[CONFIG_MAX_DIRS][PATH_MAX];     /* "/etc" */
         char names[CONFIG_MAX_DIRS][NAME_MAX + 1]; /* its dir inside the generation */

@@ -55,6 +55,7 @@ struct record {
         struct rec_file *files;
         size_t n_files, cap_files;
         uint64_t entries, names_total, bytes, sig;
+        bool no_user_xattrs; /* the store could not hold user.* xattrs (Linux < 6.6) */
 };
 
 int record_add(struct record *r, const struct rec_file *f);

@@ -234,6 +234,7 @@ static void fill_gen(const struct record *rec, struct checkpoint_gen *g)
         g->time = rec->time;
         g->entries = rec->entries;
         g->bytes = rec->bytes;
+        g->no_user_xattrs = rec->no_user_xattrs;
         g->n_dirs = rec->n_dirs;
         memcpy(g->paths, rec->paths, sizeof(g->paths));
         memcpy(g->names, rec->names, sizeof(g->names));

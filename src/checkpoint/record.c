@@ -9,6 +9,7 @@
  *   time <unix seconds>
  *   boot <boot id>
  *   dir <name> <path>
+ *   store no-user-xattrs       (only when the store could not hold them)
  *   f <rel> <ino> <ctime> <size> <mtime> <atime> <hash>      (one per regular file)
  *   total entries=<n> names=<n> bytes=<n> sig=<hex>
  *   end <hash of every byte before this line>
@@ -126,6 +127,8 @@ int record_write(int genfd, const struct record *r)
                 put_escaped(f, r->paths[i]);
                 fputc('\n', f);
         }
+        if (r->no_user_xattrs)
+                fputs("store no-user-xattrs\n", f);
         for (size_t i = 0; i < r->n_files; i++) {
                 const struct rec_file *e = &r->files[i];
                 fputs("f ", f);
@@ -213,6 +216,10 @@ static int parse_line(struct record *r, char *line, unsigned lineno)
                 snprintf(r->names[r->n_dirs], sizeof(r->names[0]), "%s", rest);
                 snprintf(r->paths[r->n_dirs], sizeof(r->paths[0]), "%s", sp + 1);
                 r->n_dirs++;
+                return 0;
+        }
+        if (streq(line, "store no-user-xattrs")) {
+                r->no_user_xattrs = true;
                 return 0;
         }
         if ((rest = (char *)startswith(line, "f ")))

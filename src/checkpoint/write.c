@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "checkpoint/internal.h"
@@ -45,7 +46,9 @@ static int open_base(struct journal *j, const char *boot, uint64_t cur, struct r
         if (*fd < 0)
                 return -ENOENT;
         r = record_read(*fd, rec);
-        if (r == 0 && !streq(rec->boot, boot)) {
+        /* An unknown boot id (no /proc in a shutdown initramfs) trusts the base: a
+         * file is only linked when inode, ctime (ns), size and mtime all match. */
+        if (r == 0 && !streq(rec->boot, boot) && !streq(boot, "-") && !streq(rec->boot, "-")) {
                 log_warning("%s: the checkpoint of %s is from an earlier boot and was never "
                             "replayed; this one supersedes it",
                             j->path, checkpoint_format_time(rec->time, when, sizeof(when)));
@@ -121,6 +124,15 @@ static int commit(struct journal *j, int genfd, uint64_t gen)
         return 0;
 }
 
+/* tmpfs holds user.* xattrs only since Linux 6.6: before, copy-up drops them and
+ * the checkpoint has none, which must not read as "removed" at replay. Probed on an
+ * unnamed file of the store, like the flush does. */
+static bool store_holds_user_xattrs(int storefd)
+{
+        _cleanup_close_ int fd = openat(storefd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        return fd >= 0 && fsetxattr(fd, "user.ephemeral-probe", "1", 1, 0) == 0;
+}
+
 static int write_gen(struct journal *j, int storefd, const struct state *s, struct tree_ctx *t,
                      uint64_t gen, const char *boot)
 {
@@ -136,6 +148,7 @@ static int write_gen(struct journal *j, int storefd, const struct state *s, stru
                 return log_errno(errno, "cannot open %s/%s", j->path, name);
         t->genfd = genfd;
         t->out->gen = gen;
+        t->out->no_user_xattrs = !store_holds_user_xattrs(storefd);
         t->out->time = (int64_t)time(NULL);
         snprintf(t->out->boot, sizeof(t->out->boot), "%s", boot);
         r = walk_all(t, storefd, s, t->out);

@@ -56,7 +56,8 @@ int replay_target_open(const char *root, const char *path, const char *scratch,
 static int replay_dir(const char *root, const struct checkpoint_gen *g, unsigned i,
                       const char *scratch, uint64_t *written)
 {
-        struct merge_opts o = {.label = g->paths[i], .out = stdout};
+        struct merge_opts o = {
+            .label = g->paths[i], .out = stdout, .keep_user_xattrs = g->no_user_xattrs};
         struct merge_stats ms = {0};
         struct merge_target t = {.fd = -EBADF};
         _cleanup_close_ int upperfd = -EBADF;

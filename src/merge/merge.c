@@ -102,7 +102,7 @@ int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merg
                 merge_fail(&c, r);
                 c.leftovers = true;
         }
-        if (merge_probe_user_xattrs(upperfd))
+        if (merge_probe_user_xattrs(upperfd, o->keep_user_xattrs))
                 log_notice("%s: the store cannot hold user.* xattrs (tmpfs before Linux 6.6); "
                            "keeping those of the files on disk",
                            o->label);

@@ -60,6 +60,9 @@ struct merge_opts {
         bool dry_run;      /* print A/M/D/O lines to out and change nothing */
         FILE *out;
         const struct merge_pins *pins; /* NULL: none */
+        /* The upper is a copy (a checkpoint) of a store that could not hold user.*
+         * xattrs (tmpfs before Linux 6.6): keep the disk's, as the flush does. */
+        bool keep_user_xattrs;
 };
 
 /* Merge the upper tree at upperfd into the lower tree at lowerfd (both O_DIRECTORY).

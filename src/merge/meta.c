@@ -160,7 +160,7 @@ static int copy_one_xattr(const struct entry_ref *src, const struct entry_ref *d
  * fails the same way). In that case the disk copy's user.* xattrs are kept. */
 static bool keep_lower_user_xattrs;
 
-bool merge_probe_user_xattrs(int upperfd)
+bool merge_probe_user_xattrs(int upperfd, bool known_missing)
 {
         _cleanup_close_ int fd = -EBADF;
 
@@ -169,7 +169,8 @@ bool merge_probe_user_xattrs(int upperfd)
         fd = openat(upperfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         /* Any failure (EOPNOTSUPP: tmpfs before 6.6) keeps the disk's user.*
          * xattrs: the choice that cannot lose any. */
-        keep_lower_user_xattrs = fd < 0 || fsetxattr(fd, "user.ephemeral-probe", "1", 1, 0) < 0;
+        keep_lower_user_xattrs =
+            known_missing || fd < 0 || fsetxattr(fd, "user.ephemeral-probe", "1", 1, 0) < 0;
         return keep_lower_user_xattrs;
 }
 

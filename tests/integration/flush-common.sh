@@ -94,3 +94,25 @@ same_manifest() {
 		diff -u "$2" "$3" | head -40 | sed 's/^/#   /'
 	fi
 }
+
+# sums_old_or_new OLD NEW: reads sha256sum lines of the files as they are now on stdin and
+# compares them with the sums before (OLD) and after (NEW): every file must be one
+# of the two (or absent where one version is absent). Prints the offenders, then
+# "old=N new=N bad=N".
+sums_old_or_new() {
+	awk -v oldf="$1" -v newf="$2" '
+		BEGIN {
+			while ((getline l < oldf) > 0) { split(l, a, "  "); old[a[2]] = a[1]; all[a[2]] = 1 }
+			while ((getline l < newf) > 0) { split(l, a, "  "); new[a[2]] = a[1]; all[a[2]] = 1 }
+		}
+		{ cur[$2] = $1; if (!($2 in all)) { print "unexpected " $2; bad++ } }
+		END {
+			for (n in all) {
+				if (!(n in cur)) { if ((n in old) && (n in new)) { print "missing " n; bad++ } }
+				else if (cur[n] == old[n]) o++
+				else if (cur[n] == new[n]) w++
+				else { print "torn " n; bad++ }
+			}
+			printf "old=%d new=%d bad=%d\n", o, w, bad
+		}'
+}

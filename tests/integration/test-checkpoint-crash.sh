@@ -119,21 +119,7 @@ diag "one replaying mount takes ~${full_ms} ms"
 # check_files: every file is as before the boot or as at checkpoint 2
 check_files() {
 	sums "$SCRATCH/now"
-	awk -v oldf="$SCRATCH/s0" -v newf="$SCRATCH/s2" '
-		BEGIN {
-			while ((getline l < oldf) > 0) { split(l, a, "  "); old[a[2]] = a[1]; all[a[2]] = 1 }
-			while ((getline l < newf) > 0) { split(l, a, "  "); new[a[2]] = a[1]; all[a[2]] = 1 }
-		}
-		{ cur[$2] = $1; if (!($2 in all)) { print "unexpected " $2; bad++ } }
-		END {
-			for (n in all) {
-				if (!(n in cur)) { if ((n in old) && (n in new)) { print "missing " n; bad++ } }
-				else if (cur[n] == old[n]) o++
-				else if (cur[n] == new[n]) w++
-				else { print "torn " n; bad++ }
-			}
-			printf "old=%d new=%d bad=%d\n", o, w, bad
-		}' "$SCRATCH/now"
+	sums_old_or_new "$SCRATCH/s0" "$SCRATCH/s2" <"$SCRATCH/now"
 }
 restore_lower
 sums "$SCRATCH/s0"

@@ -60,21 +60,7 @@ restore() {
 
 # check_files: every f* is old or new (or absent where one version is absent).
 check_files() {
-	(cd "$R/etc" && sha256sum f* 2>/dev/null) | awk -v oldf="$SCRATCH/old.sums" -v newf="$SCRATCH/new.sums" '
-		BEGIN {
-			while ((getline l < oldf) > 0) { split(l, a, "  "); old[a[2]] = a[1]; all[a[2]] = 1 }
-			while ((getline l < newf) > 0) { split(l, a, "  "); new[a[2]] = a[1]; all[a[2]] = 1 }
-		}
-		{ cur[$2] = $1; if (!($2 in all)) { print "unexpected " $2; bad++ } }
-		END {
-			for (n in all) {
-				if (!(n in cur)) { if ((n in old) && (n in new)) { print "missing " n; bad++ } }
-				else if (cur[n] == old[n]) o++
-				else if (cur[n] == new[n]) w++
-				else { print "torn " n; bad++ }
-			}
-			printf "old=%d new=%d bad=%d\n", o, w, bad
-		}'
+	(cd "$R/etc" && sha256sum f* 2>/dev/null) | sums_old_or_new "$SCRATCH/old.sums" "$SCRATCH/new.sums"
 }
 
 restore

@@ -225,3 +225,48 @@ TEST(refuses_redirect)
         ASSERT_TRUE(fstatat(lo, MERGE_MARKER, &s, 0) < 0);
         rm_tree(dir);
 }
+
+/* An upper copied from a store without user.* xattrs (a checkpoint of one, Linux <
+ * 6.6): the disk copy's user.* xattrs are kept; otherwise the upper's set wins. */
+TEST(keep_user_xattrs_option)
+{
+        _cleanup_free_ char *dir = tmpdir();
+        _cleanup_close_ int dfd = -EBADF, up = -EBADF, lo = -EBADF;
+        struct merge_stats st = {0};
+        struct merge_opts o = {.label = "/t", .out = stdout, .keep_user_xattrs = true};
+        char v[16];
+
+        ASSERT_TRUE(dir != NULL);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        ASSERT_EQ(mkdirat(dfd, "upper", 0755), 0);
+        ASSERT_EQ(mkdirat(dfd, "lower", 0755), 0);
+        up = openat(dfd, "upper", O_RDONLY | O_DIRECTORY);
+        lo = openat(dfd, "lower", O_RDONLY | O_DIRECTORY);
+        put(lo, "f", "old");
+        put(lo, "g", "old");
+        {
+                _cleanup_close_ int f = openat(lo, "f", O_RDONLY), g = openat(lo, "g", O_RDONLY);
+                if (fsetxattr(f, "user.k", "disk", 4, 0) < 0 ||
+                    fsetxattr(g, "user.k", "disk", 4, 0) < 0) {
+                        printf("# skipped: no user.* xattrs on %s\n", dir);
+                        rm_tree(dir);
+                        return;
+                }
+        }
+        put(up, "f", "new");
+        ASSERT_EQ(merge_tree(up, lo, &o, &st), 0);
+        {
+                _cleanup_close_ int f = openat(lo, "f", O_RDONLY);
+                ASSERT_EQ(fgetxattr(f, "user.k", v, sizeof(v)), 4);
+        }
+        /* Without the option the upper's (empty) set of user.* xattrs is merged. */
+        put(up, "g", "new");
+        ASSERT_EQ(unlinkat(up, "f", 0), 0);
+        o.keep_user_xattrs = false;
+        ASSERT_EQ(merge_tree(up, lo, &o, &st), 0);
+        {
+                _cleanup_close_ int g = openat(lo, "g", O_RDONLY);
+                ASSERT_TRUE(fgetxattr(g, "user.k", v, sizeof(v)) < 0);
+        }
+        rm_tree(dir);
+}
