@@ -40,7 +40,7 @@ runs=${BENCH_RUNS:-5}
 cases=${BENCH_CASES:-small large}
 
 mkdir -p "$TOP/build/bench"
-W=$(mktemp -d "$TOP/build/bench/flush.XXXXXX")
+W=$(realpath "$(mktemp -d "$TOP/build/bench/flush.XXXXXX")") # real path: mounts are matched by it
 trap 'cd /; unmount_below "$W"; rm -rf "$W"' EXIT
 F=$W/fs
 ext4_loop "$W/disk.img" 8G "$F" || { echo "flush.sh: cannot make the ext4 image"; exit 111; }
@@ -186,6 +186,9 @@ done
 echo
 echo "Interleaved rounds: $runs; 'time / ephemeral' is the ratio within each round (> 1: ephemeral faster);"
 echo "CPU = user + sys of the whole process tree; written = bytes written to the loop device during the run (sync included)."
+echo "rsync runs as three processes (a pipeline), the others as one: on a machine short of CPU rsync gets up to three"
+echo "shares of it, which shortens its wall time; CPU time does not depend on that. dd writes 4 MiB at a time with one"
+echo "request in flight: the limit of the disk for this data when nothing else queues on it."
 for c in $cases; do
 	echo
 	case $c in

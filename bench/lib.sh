@@ -120,13 +120,16 @@ rotated() {
 
 # summarize DAT CASE REF [TOOL=LABEL...]: a markdown table for CASE: per tool the
 # median and min-max wall time over the rounds, the ratio tool/REF of each round
-# (median and min-max: > 1 means REF is faster), CPU (user+sys) median, peak RSS
-# median and bytes written median. Tools appear in the order given.
+# (median and min-max: > 1 means REF is faster), CPU (user+sys) median and the
+# median of its per-round ratio to REF's, peak RSS median and bytes written
+# median. Tools appear in the order given. (On a machine short of CPU, CPU time is
+# the steadier measure, and a tool that runs as several processes, like rsync's
+# three, gets several shares of the CPU: its wall time gains from the load.)
 summarize() {
 	local dat=$1 case=$2 ref=$3
 	shift 3
-	echo "| tool | wall ms: median (min–max) | time / $ref: median (min–max) | CPU s | peak RSS | written |"
-	echo "|---|---|---|---|---|---|"
+	echo "| tool | wall ms: median (min–max) | time / $ref: median (min–max) | CPU s | CPU / $ref | peak RSS | written |"
+	echo "|---|---|---|---|---|---|---|"
 	local spec tool label
 	for spec in "$@"; do
 		tool=${spec%%=*} label=${spec#*=}
@@ -142,18 +145,21 @@ summarize() {
 			if (b >= 1048576) return sprintf("%.1f MiB", b / 1048576)
 			return sprintf("%.0f KiB", b / 1024)
 		}
-		$1 == c && $2 == ref { r[$3] = $4 }
+		$1 == c && $2 == ref { r[$3] = $4; rc[$3] = $5 + $6 }
 		$1 == c && $2 == t { n++; w[n] = $4; cpu[n] = $5 + $6; rss[n] = $7; rd[n] = $3; by[n] = $8 }
 		END {
 			if (!n) exit
 			m = 0
 			for (i = 1; i <= n; i++) if (rd[i] in r && r[rd[i]] > 0) { m++; q[m] = w[i] / r[rd[i]] }
 			ratio = (t == ref || !m) ? "1" : sprintf("%.2f (%.2f–%.2f)", median(q, m), minof(q, m), maxof(q, m))
+			m = 0
+			for (i = 1; i <= n; i++) if (rd[i] in rc && rc[rd[i]] > 0) { m++; qc[m] = cpu[i] / rc[rd[i]] }
+			cratio = (t == ref || !m) ? "1" : sprintf("%.2f", median(qc, m))
 			b = "-"; k = 0
 			for (i = 1; i <= n; i++) if (by[i] != "-") { k++; bb[k] = by[i] }
 			if (k) b = median(bb, k)
-			printf "| %s | %.0f (%.0f–%.0f) | %s | %.2f | %.1f MiB | %s |\n", label,
-				median(w, n), minof(w, n), maxof(w, n), ratio, median(cpu, n),
+			printf "| %s | %.0f (%.0f–%.0f) | %s | %.2f | %s | %.1f MiB | %s |\n", label,
+				median(w, n), minof(w, n), maxof(w, n), ratio, median(cpu, n), cratio,
 				median(rss, n) / 1024, human(b)
 		}' "$dat"
 	done

@@ -22,7 +22,7 @@ in_private_mount_ns "$@"
 
 runs=${BENCH_RUNS:-20}
 mkdir -p "$TOP/build/bench"
-W=$(mktemp -d "$TOP/build/bench/mount.XXXXXX")
+W=$(realpath "$(mktemp -d "$TOP/build/bench/mount.XXXXXX")") # real path: mounts are matched by it
 trap 'cd /; unmount_below "$W"; rm -rf "$W"' EXIT
 R=$W/root
 mkdir -p "$R/etc" "$R/var/log" "$R/tmp" "$R/var/tmp" "$R/var/cache" "$W/store"

@@ -31,7 +31,7 @@ runs=${BENCH_RUNS:-5}
 dirs=${BENCH_DIRS:-1000}
 tools="ephemeral tmpfiles find"
 mkdir -p "$TOP/build/bench"
-W=$(mktemp -d "$TOP/build/bench/sweep.XXXXXX")
+W=$(realpath "$(mktemp -d "$TOP/build/bench/sweep.XXXXXX")") # real path: mounts are matched by it
 trap 'cd /; unmount_below "$W"; rm -rf "$W"' EXIT
 mkdir "$W/t"
 mount -t tmpfs -o size=4G,mode=1777,nodev,nosuid tmpfs "$W/t" # as ephemeral mounts /tmp
