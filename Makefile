@@ -110,8 +110,9 @@ check:
 check-fast:
 	tests/run unit integration
 
+# DEMO=initramfs-tools: the Debian way (the .deb on a system with initramfs-tools).
 demo:
-	tests/e2e/demo.sh
+	DEMO=$(DEMO) tests/e2e/demo.sh
 
 vm:
 	tests/e2e/demo.sh --shell
@@ -165,7 +166,7 @@ install-initcpio:
 	install -Dm644 initcpio/ephemeral-mkinitcpio.tmpfiles $(DESTDIR)$(TMPFILESDIR)/ephemeral-mkinitcpio.conf
 
 # The build hook and boot script, and (systemd) the unit that builds a shutdown root
-# at poweroff, enabled statically like dracut-shutdown.service.
+# at boot, enabled statically like dracut-shutdown.service.
 install-initramfs-tools:
 	@mkdir -p $(BUILD)
 	$(call subst_install,755,initramfs-tools/hooks/ephemeral,$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/ephemeral)

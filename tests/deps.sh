@@ -6,7 +6,7 @@ set -euo pipefail
 
 build=(gcc make pkg-config libkmod-dev libblkid-dev)
 test=(acl attr libcap2-bin util-linux busybox shellcheck clang-format python3 rsync e2fsprogs groff-base strace clang libclang-rt-14-dev)
-e2e=(qemu-system-x86 qemu-utils debootstrap e2fsprogs cpio zstd)
+e2e=(qemu-system-x86 qemu-utils debootstrap e2fsprogs cpio zstd dpkg-dev debhelper lintian)
 
 want=()
 for group in "$@"; do

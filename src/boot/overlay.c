@@ -72,7 +72,7 @@ static void record_lower(struct state_dir *d, const char *target, int lowerfd)
                           target, e->source, major(d->dev), minor(d->dev));
 }
 
-/* Is the directory at fd empty? (false when it cannot be read) */
+/* Is the directory at fd empty? (false when it cannot be read to its end) */
 static bool dir_empty(int fd)
 {
         _cleanup_closedir_ DIR *d = NULL;
@@ -81,10 +81,10 @@ static bool dir_empty(int fd)
         d = fdopendir_or_close(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!d)
                 return false;
-        while ((de = readdir(d)))
+        while ((errno = 0, de = readdir(d)))
                 if (!dot_or_dotdot(de->d_name))
                         return false;
-        return true;
+        return errno == 0;
 }
 
 /* Creates <store>/<name>/{upper,work}; a new upper gets the lower's identity. */

@@ -18,6 +18,7 @@
 
 #include "checkpoint/internal.h"
 #include "merge/internal.h"
+#include "config/store.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
@@ -104,9 +105,8 @@ int checkpoint_lock_store(int storefd, const char *store)
 
         if (fd < 0)
                 return log_errno(errno, "cannot open the store %s", store);
-        r = lock_wait(fd);
+        r = store_lock(fd, store, "checkpoint", LOCK_WAIT_SEC);
         if (r < 0) {
-                log_errno(r, "cannot lock the store %s (a checkpoint or flush holds it)", store);
                 close(fd);
                 return r;
         }

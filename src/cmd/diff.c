@@ -97,11 +97,17 @@ static int visit(const struct upper_entry *e, void *userdata)
         struct diff_ctx *ctx = userdata;
         struct stat lst;
         char code = 0;
-        bool has_lower;
+        bool has_lower = false;
 
         if (ctx->opaque_depth && e->depth <= ctx->opaque_depth)
                 ctx->opaque_depth = 0; /* left the opaque or added directory */
-        has_lower = !ctx->opaque_depth && lower_stat(ctx, e->path, &lst) == 0;
+        if (!ctx->opaque_depth) {
+                int r = lower_stat(ctx, e->path, &lst);
+                /* Only "not there" means added; any other error is no answer. */
+                if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                        return r;
+                has_lower = r == 0;
+        }
         switch (e->kind) {
         case UPPER_WHITEOUT:
                 code = 'D';

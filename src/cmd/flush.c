@@ -28,6 +28,7 @@
 #include "shutdown/unreachable.h"
 #include "merge/merge.h"
 #include "config/state.h"
+#include "config/store.h"
 #include "shared/util.h"
 
 #define OVERLAYFS_MAGIC 0x794c7630
@@ -261,7 +262,7 @@ int cmd_flush(int argc, char *argv[])
         double start = now_sec();
         time_t wall = time(NULL);
         char line[sizeof(f.summary) + 128], stamp[32];
-        int r, lockfd = -EBADF;
+        int r;
 
         f = (struct flush_run){.root = "/",
                                .store = "/run/initramfs/ephemeral",
@@ -275,16 +276,23 @@ int cmd_flush(int argc, char *argv[])
         raise_fd_limit();
 
         f.storefd = open(f.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        r = f.storefd < 0 ? -errno : state_read(f.storefd, &f.state);
+        if (f.storefd < 0) {
+                r = -errno;
+                return no_state(&f, r);
+        }
+        /* Before the state is read: a second flush must not work from a state the
+         * first is about to change. A checkpoint holding it finishes first. */
+        if (!f.dry_run && store_lock(f.storefd, f.store, "flush", STORE_LOCK_WAIT_FLUSH_SEC) < 0) {
+                close(f.storefd);
+                return EXIT_SYSTEM;
+        }
+        r = state_read(f.storefd, &f.state);
         if (r < 0) {
                 f.storefd = safe_close(f.storefd);
                 return no_state(&f, r);
         }
 
         if (!f.dry_run) {
-                /* A checkpoint must not read an upper the merge is emptying; one
-                 * that hangs does not stop the shutdown (logged, then merged). */
-                lockfd = checkpoint_lock_store(f.storefd, f.store);
                 flush_journal_begin(&f.journal, f.root, f.store, f.storefd, &f.state);
         }
         for (unsigned i = 0; i < f.state.n_dirs; i++) {
@@ -318,7 +326,6 @@ int cmd_flush(int argc, char *argv[])
                 flush_journal_end(&f.journal, !f.failed && f.summary_len, f.merged);
         for (unsigned i = 0; i < f.state.n_dirs; i++)
                 merge_target_close(&f.targets[i], f.state.dirs[i].path);
-        safe_close(lockfd);
         close(f.storefd);
         if (f.failed)
                 log_error("flush failed; the lower directories keep the old version of what "

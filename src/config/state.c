@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <sys/sysmacros.h>
 
+#include "shared/log.h"
 #include "shared/util.h"
 
 #define STATE_MAX_SIZE (256 * 1024)
@@ -89,6 +90,7 @@ int state_write(int storefd, const struct state *s)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = STATE_MAX_SIZE;
+        int n;
 
         buf = malloc(cap);
         if (!buf)
@@ -101,7 +103,6 @@ int state_write(int storefd, const struct state *s)
                                         s->checkpoint_sec, s->journal);
         for (unsigned i = 0; i < s->n_dirs && i < CONFIG_MAX_DIRS; i++) {
                 const struct state_dir *d = &s->dirs[i];
-                int n;
 
                 n = snprintf(buf + len, cap - len, "dir");
                 if (n < 0 || (size_t)n >= cap - len)
@@ -123,6 +124,11 @@ int state_write(int storefd, const struct state *s)
                         return -E2BIG;
                 buf[len++] = '\n';
         }
+        /* Proves the file whole: a file cut at a line boundary lacks it. */
+        n = snprintf(buf + len, cap - len, "end dirs=%u\n", s->n_dirs);
+        if (n < 0 || (size_t)n >= cap - len)
+                return -E2BIG;
+        len += (size_t)n;
         return write_file_atomic_at(storefd, STATE_FILE, buf, len, 0600);
 }
 
@@ -225,24 +231,48 @@ static int check_dir(const struct state *s, const struct state_dir *d)
         return 0;
 }
 
-static int parse_line(struct state *s, char *line, bool *header)
+struct parse_ctx {
+        bool header; /* the version line was read */
+        bool ended;  /* the end record was read: nothing may follow */
+};
+
+/* "end dirs=N": the file is whole when N is the number of dir records before. */
+static int parse_end(struct state *s, char *save, struct parse_ctx *p)
+{
+        char *word = strtok_r(NULL, " ", &save);
+        const char *v = word ? startswith(word, "dirs=") : NULL;
+        uint64_t n;
+
+        if (s->version < 2 || !v || parse_u64(v, &n) < 0 || n != s->n_dirs ||
+            strtok_r(NULL, " ", &save))
+                return -EBADMSG;
+        p->ended = true;
+        return 0;
+}
+
+static int parse_line(struct state *s, char *line, struct parse_ctx *p)
 {
         char *save = NULL, *word, *type;
 
         if (*line == '\0')
                 return 0;
-        if (!*header) {
+        if (p->ended)
+                return -EBADMSG;
+        if (!p->header) {
                 uint64_t v;
                 const char *rest = startswith(line, "ephemeral-state ");
-                if (!rest || parse_u64(rest, &v) < 0 || v != STATE_VERSION)
+                /* 1: the previous version, without the end record. */
+                if (!rest || parse_u64(rest, &v) < 0 || v < 1 || v > STATE_VERSION)
                         return -EBADMSG;
                 s->version = (unsigned)v;
-                *header = true;
+                p->header = true;
                 return 0;
         }
         type = strtok_r(line, " ", &save);
         if (!type)
                 return 0;
+        if (streq(type, "end"))
+                return parse_end(s, save, p);
         if (streq(type, "store")) {
                 while ((word = strtok_r(NULL, " ", &save))) {
                         const char *v = startswith(word, "cap=");
@@ -294,7 +324,7 @@ int state_read(int storefd, struct state *ret)
 {
         _cleanup_free_ char *buf = NULL;
         _cleanup_free_ struct state *s = NULL;
-        bool header = false;
+        struct parse_ctx ctx = {0};
         size_t len;
         char *p;
         int r;
@@ -313,13 +343,18 @@ int state_read(int storefd, struct state *ret)
                 char *nl = strchr(p, '\n');
                 if (nl)
                         *nl = '\0';
-                r = parse_line(s, p, &header);
+                r = parse_line(s, p, &ctx);
                 if (r < 0)
                         return r;
                 p = nl ? nl + 1 : NULL;
         }
-        if (!header)
+        if (!ctx.header)
                 return -EBADMSG;
+        if (s->version >= 2 && !ctx.ended) {
+                log_error("the state file ends without its end record (cut short); refusing "
+                          "it");
+                return -EBADMSG;
+        }
         *ret = *s;
         return 0;
 }

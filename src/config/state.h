@@ -6,14 +6,17 @@
  * a control byte, a backslash (and a lone "-") are written as \xHH: fsroot comes
  * from the mount table and may hold any of them.
  *
- *   ephemeral-state 1
+ *   ephemeral-state 2
  *   store cap=<bytes>
  *   checkpoint interval=<seconds, 0: off> journal=<path under the root>
  *   dir path=/etc name=etc mode=persist|discard status=mounted|failed|flushed|discarded
  *       uuid=<fs UUID or -> fstype=<ext4> fsroot=<path of the dir inside its fs>
  *       dev=<major>:<minor> options=<overlay options>
+ *   end dirs=<number of dir records>
  *
- * (a "dir" record is one line.) Store layout: <store>/state, <store>/<name>/upper,
+ * (a "dir" record is one line.) The end record proves the file whole: one cut at a
+ * line boundary is refused. Version 1 (the previous one) had none and is still
+ * read, without that proof. Store layout: <store>/state, <store>/<name>/upper,
  * <store>/<name>/work. Unknown keys are ignored on read (forward compatible).
  */
 #pragma once
@@ -25,7 +28,7 @@
 #include "config/config.h"
 
 #define STATE_FILE    "state"
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 
 enum state_status {
         STATE_MOUNTED,   /* overlay mounted, upper holds changes */
@@ -59,7 +62,8 @@ struct state {
  * other than [A-Za-z0-9._] and '/' are hex-escaped as "_xHH". */
 int state_dir_name(const char *path, char *out, size_t outlen);
 
-/* Read <storefd>/state. -ENOENT when there is none; -EBADMSG on a malformed file. */
+/* Read <storefd>/state. -ENOENT when there is none; -EBADMSG on a malformed or
+ * cut file (a cut one is also logged). */
 int state_read(int storefd, struct state *ret);
 /* Write it atomically (temporary + rename + fsync). */
 int state_write(int storefd, const struct state *s);

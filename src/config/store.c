@@ -3,6 +3,7 @@
 #include "config/store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sched.h>
 #include <sys/mount.h>
 
@@ -93,4 +94,22 @@ int store_open_lower(const char *root, const struct state_dir *d)
         if (fd < 0)
                 return log_errno(fd, "cannot open the lower dir %s", target);
         return fd;
+}
+
+int store_lock(int storefd, const char *store, const char *who, unsigned wait_sec)
+{
+        /* Polled, not a blocking flock: the wait must end even if the holder hangs. */
+        for (unsigned i = 0;; i++) {
+                if (flock(storefd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return log_errno(errno, "%s: cannot lock the store %s", who, store);
+                if (i >= wait_sec * 10) {
+                        log_error("%s: the store %s is in use by another flush or checkpoint; "
+                                  "not starting a second one",
+                                  who, store);
+                        return -EBUSY;
+                }
+                usleep(100000);
+        }
 }

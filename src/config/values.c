@@ -75,19 +75,31 @@ int config_check_path(const char *path, char *out, unsigned outlen, const char *
         return 0;
 }
 
-int parse_size(const char *s, struct size_spec *ret)
+/* The decimal digits at *p (at least one) into *ret; *p is left after them. */
+static int parse_leading_number(const char **p, uint64_t *ret)
 {
-        uint64_t v = 0, mul = 1;
-        bool percent = false;
-        const char *p = s;
+        uint64_t v = 0;
 
-        if (!s || *s < '0' || *s > '9')
+        if (!*p || **p < '0' || **p > '9')
                 return -EINVAL;
-        for (; *p >= '0' && *p <= '9'; p++) {
+        for (; **p >= '0' && **p <= '9'; (*p)++) {
                 if (v > (UINT64_MAX - 9) / 10)
                         return -ERANGE;
-                v = v * 10 + (uint64_t)(*p - '0');
+                v = v * 10 + (uint64_t)(**p - '0');
         }
+        *ret = v;
+        return 0;
+}
+
+int parse_size(const char *s, struct size_spec *ret)
+{
+        uint64_t v, mul = 1;
+        bool percent = false;
+        const char *p = s;
+        int r = parse_leading_number(&p, &v);
+
+        if (r < 0)
+                return r;
         switch (*p) {
         case '\0':
                 break;
@@ -131,16 +143,12 @@ int parse_duration(const char *s, uint64_t max, uint64_t *ret_sec)
                 const char *suffix;
                 uint64_t mul;
         } units[] = {{"", 1}, {"s", 1}, {"min", 60}, {"h", 3600}};
-        uint64_t v = 0;
+        uint64_t v;
         const char *p = s;
+        int r = parse_leading_number(&p, &v);
 
-        if (!s || *s < '0' || *s > '9')
-                return -EINVAL;
-        for (; *p >= '0' && *p <= '9'; p++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t)(*p - '0');
-        }
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
                 if (!streq(p, units[i].suffix))
                         continue;

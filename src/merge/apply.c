@@ -7,6 +7,7 @@
  * On a failure the temporary is removed and the old lower entry stays.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -15,6 +16,102 @@
 #include "shared/log.h"
 #include "merge/internal.h"
 #include "shared/util.h"
+
+/* The lower and upper dirs of the path being applied, one pair of fds per level
+ * (level 0: the roots, not owned). Jobs come in post-order, so moving from one to
+ * the next closes the levels that differ and opens only the new ones: each dir is
+ * opened once, and the flush stays linear in depth instead of re-opening every
+ * level from the root per job (quadratic). At most MERGE_MAX_DEPTH + 1 levels. */
+struct level {
+        int lfd, ufd;
+        size_t end; /* where this level's component ends in path */
+};
+struct dir_cursor {
+        struct level lv[MERGE_MAX_DEPTH + 2];
+        size_t n; /* levels open below the roots */
+        char *path;
+};
+
+static void cursor_init(struct dir_cursor *cur, const struct merge_ctx *c)
+{
+        cur->lv[0] = (struct level){.lfd = c->lowerfd, .ufd = c->upperfd, .end = 0};
+        cur->n = 0;
+        cur->path = NULL;
+}
+
+static void cursor_pop_to(struct dir_cursor *cur, size_t n)
+{
+        for (; cur->n > n; cur->n--) {
+                safe_close(cur->lv[cur->n].lfd);
+                safe_close(cur->lv[cur->n].ufd);
+        }
+        if (cur->path)
+                cur->path[cur->lv[n].end] = '\0';
+}
+
+static void cursor_done(struct dir_cursor *cur)
+{
+        cursor_pop_to(cur, 0);
+        free(cur->path);
+        cur->path = NULL;
+}
+
+/* Make relpath the cursor's deepest level. On an error the cursor stays valid
+ * (at a prefix of relpath). */
+static int cursor_move(struct dir_cursor *cur, const char *relpath)
+{
+        size_t common = 0, keep = 0, len = strlen(relpath);
+        const char *p;
+        char *np;
+
+        if (cur->path)
+                while (cur->path[common] && cur->path[common] == relpath[common])
+                        common++;
+        /* The deepest level whose whole path is shared. */
+        for (size_t i = 1; i <= cur->n; i++) {
+                size_t e = cur->lv[i].end;
+                if (e > common || (relpath[e] != '/' && relpath[e] != '\0'))
+                        break;
+                keep = i;
+        }
+        cursor_pop_to(cur, keep);
+        np = realloc(cur->path, len + 1);
+        if (!np)
+                return -ENOMEM;
+        cur->path = np;
+        p = relpath + cur->lv[keep].end;
+        for (;;) {
+                struct level *up = &cur->lv[cur->n], *l = up + 1;
+                char comp[NAME_MAX + 1];
+                const char *s;
+                size_t n;
+
+                s = path_next_component(&p, &n);
+                if (!s)
+                        break;
+                if (cur->n > MERGE_MAX_DEPTH)
+                        return -ELOOP;
+                if (n > NAME_MAX)
+                        return -ENAMETOOLONG;
+                memcpy(comp, s, n);
+                comp[n] = '\0';
+                l->lfd = openat_dir_nofollow(up->lfd, comp, O_RDONLY);
+                if (l->lfd < 0)
+                        return l->lfd;
+                l->ufd = openat_dir_nofollow(up->ufd, comp, O_RDONLY);
+                if (l->ufd < 0) {
+                        int r = l->ufd;
+                        safe_close(l->lfd);
+                        return r;
+                }
+                l->end = (size_t)(p - relpath);
+                memcpy(cur->path + up->end, relpath + up->end, l->end - up->end);
+                cur->path[l->end] = '\0';
+                cur->n++;
+        }
+        memcpy(cur->path, relpath, len + 1);
+        return 0;
+}
 
 static void drop_tmp(struct merge_ctx *c, int ldir, const char *tmp)
 {
@@ -164,18 +261,19 @@ static int do_delete(struct merge_ctx *c, const struct job *j, int ldir, const s
         return 0;
 }
 
-static void apply_job(struct merge_ctx *c, const struct job *j)
+static void apply_job(struct merge_ctx *c, struct dir_cursor *cur, const struct job *j)
 {
-        _cleanup_close_ int ldir = -EBADF, udir = -EBADF;
         struct stat st;
-        int r;
+        int ldir, udir, r;
 
-        ldir = merge_open_rel(c->lowerfd, j->relpath, O_RDONLY);
-        if (ldir < 0) {
-                merge_fail(c, log_errno(ldir, "cannot open '%s'", merge_path(c, j->relpath, NULL)));
+        r = cursor_move(cur, j->relpath);
+        if (r < 0) {
+                merge_fail(c, log_errno(r, "cannot open '%s'", merge_path(c, j->relpath, NULL)));
                 c->leftovers = true;
                 return;
         }
+        ldir = cur->lv[cur->n].lfd;
+        udir = cur->lv[cur->n].ufd;
         for (size_t i = 0; i < j->n_ops; i++) {
                 const struct op *op = &j->ops[i];
                 if (op->kind == OP_RENAME && (r = do_rename(c, j, ldir, op)) < 0)
@@ -186,10 +284,9 @@ static void apply_job(struct merge_ctx *c, const struct job *j)
                 if (op->kind == OP_DELETE && (r = do_delete(c, j, ldir, op)) < 0)
                         merge_fail(c, r);
         }
-        udir = merge_open_rel(c->upperfd, j->relpath, O_RDONLY);
-        if (udir < 0 || fstat(udir, &st) < 0) {
-                merge_fail(c, log_errno(udir < 0 ? udir : errno, "cannot open upper '%s'",
-                                        merge_path(c, j->relpath, NULL)));
+        if (fstat(udir, &st) < 0) {
+                merge_fail(
+                    c, log_errno(errno, "cannot stat upper '%s'", merge_path(c, j->relpath, NULL)));
                 return;
         }
         r = merge_copy_meta(&(struct entry_ref){.fd = udir}, &(struct entry_ref){.fd = ldir}, &st,
@@ -201,21 +298,28 @@ static void apply_job(struct merge_ctx *c, const struct job *j)
 
 void merge_apply(struct merge_ctx *c)
 {
+        static struct dir_cursor cur;
+
+        cursor_init(&cur, c);
         for (size_t i = 0; i < c->n_jobs; i++)
-                apply_job(c, c->jobs[i]);
+                apply_job(c, &cur, c->jobs[i]);
+        cursor_done(&cur);
 }
 
 void merge_discard(struct merge_ctx *c)
 {
+        static struct dir_cursor cur;
+
+        cursor_init(&cur, c);
         for (size_t i = 0; i < c->n_jobs; i++) {
                 const struct job *j = c->jobs[i];
-                _cleanup_close_ int ldir = merge_open_rel(c->lowerfd, j->relpath, O_RDONLY);
-                if (ldir < 0) {
+                if (cursor_move(&cur, j->relpath) < 0) {
                         c->leftovers = true;
                         continue;
                 }
                 for (size_t k = 0; k < j->n_ops; k++)
                         if (j->ops[k].kind == OP_RENAME)
-                                drop_tmp(c, ldir, j->ops[k].tmp);
+                                drop_tmp(c, cur.lv[cur.n].lfd, j->ops[k].tmp);
         }
+        cursor_done(&cur);
 }

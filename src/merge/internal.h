@@ -100,8 +100,6 @@ int merge_copy_meta(const struct entry_ref *src, const struct entry_ref *dst, co
 int merge_set_times(const struct entry_ref *dst, const struct stat *st);
 /* Value of xattr name on the entry, into buf (NUL-terminated). -ENODATA if none. */
 int merge_get_xattr(const struct entry_ref *e, const char *name, char *buf, size_t len);
-/* 1 when the entry carries an xattr overlayfs needs to interpret (redirect or
- * metacopy), with its name in *which; 0 if not. */
 /* Probe whether the upper fs holds user.* xattrs (known_missing: the caller knows it
  * did not, e.g. a checkpoint's copy of such a store); if it cannot (tmpfs before Linux
  * 6.6), merge_copy_meta keeps the lower's user.* xattrs and merge_keep_user_xattrs
@@ -109,6 +107,9 @@ int merge_get_xattr(const struct entry_ref *e, const char *name, char *buf, size
 bool merge_probe_user_xattrs(int upperfd, bool known_missing);
 bool merge_keeps_user_xattrs(void);
 int merge_keep_user_xattrs(const struct entry_ref *old, const struct entry_ref *dst);
+/* 1 when the entry carries an xattr overlayfs needs to interpret (redirect,
+ * metacopy, or the xattr form of a whiteout), with its name in *which; 0 if not;
+ * -errno when the xattrs cannot be listed. */
 int merge_needs_overlay_features(const struct entry_ref *e, const char **which);
 
 /* merge-links.c: upper (dev, ino) -> lower path of its first copy (phase-1 name). */

@@ -30,6 +30,12 @@
  * the final sync: its presence means a flush was interrupted. */
 #define MERGE_MARKER ".#ephemeral.flush-in-progress"
 
+/* The deepest upper dir the flush merges (the upper root is depth 0). Real /etc
+ * and /var/log are < 30 deep; a deeper tree (anyone who can write below /var/log
+ * can make one) is refused before anything of its overlaid dir is touched, which
+ * bounds the fds (about 3 per level) and the time of a flush. */
+#define MERGE_MAX_DEPTH 1024u
+
 struct merge_stats {
         uint64_t written; /* entries created or replaced (a new tree: all inside it) */
         uint64_t deleted; /* lower entries removed (counting everything inside) */
@@ -60,9 +66,9 @@ struct merge_opts {
 };
 
 /* Merge the upper tree at upperfd into the lower tree at lowerfd (both O_DIRECTORY).
- * Refuses (-EPROTO, nothing touched) an upper that needs redirect or metacopy
- * support. Returns 0 when every entry merged, else the first error; stats counts
- * what was done either way. */
+ * Refuses (nothing touched) an upper that needs redirect or metacopy support
+ * (-EPROTO) or is deeper than MERGE_MAX_DEPTH (-ELOOP). Returns 0 when every entry
+ * merged, else the first error; stats counts what was done either way. */
 int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merge_stats *st);
 
 /* Remove the leftovers of an interrupted flush below lowerfd if its marker is there

@@ -211,8 +211,12 @@ int merge_get_xattr(const struct entry_ref *e, const char *name, char *buf, size
 
 int merge_needs_overlay_features(const struct entry_ref *e, const char **which)
 {
-        static const char *const refused[] = {"trusted.overlay.redirect",
-                                              "trusted.overlay.metacopy"};
+        static const char *const refused[] = {
+            "trusted.overlay.redirect", "trusted.overlay.metacopy",
+            /* The second whiteout form (a zero-size file in a dir marked opaque=x):
+             * the kernel never makes it in an upper; as a file it would be merged
+             * as an empty one. */
+            "trusted.overlay.whiteout"};
         _cleanup_free_ char *list = NULL;
         size_t len = 0;
         int r = xa_list(e, &list, &len);

@@ -29,9 +29,10 @@ static bool is_whiteout(const struct stat *st)
         return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
-/* 1 when the upper dir hides the lower one, 0 when not, -errno when the xattr
- * cannot be read: then nobody can tell, and merging in place could bring back
- * what the user deleted. */
+/* 1 when the upper dir hides the lower one, 0 when not (OPAQUE_XWHITEOUTS: the
+ * prescan refused it), -errno when the xattr cannot be read: then nobody can tell, and merging in
+ * place could bring back what the user deleted. */
+#define OPAQUE_XWHITEOUTS 2 /* opaque=x: holds xattr whiteouts (refused) */
 static int is_opaque(int udirfd)
 {
         char v[8];
@@ -42,7 +43,7 @@ static int is_opaque(int udirfd)
                 return 0;
         if (r < 0)
                 return r;
-        return streq(v, "y");
+        return streq(v, "y") ? 1 : streq(v, "x") ? OPAQUE_XWHITEOUTS : 0;
 }
 
 /* A user's entry named like a temporary (or the marker) cannot be merged: the
@@ -458,7 +459,7 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
                 if (opaque < 0)
                         return log_errno(opaque, "cannot tell whether upper '%s' is opaque",
                                          merge_path(c, sub, NULL));
-                if (!opaque) {
+                if (opaque != 1) {
                         if (c->o->dry_run)
                                 print_dir_change(c, &ust, &lst, sub);
                         lsub = open_subdir(ldir, name);
@@ -512,27 +513,41 @@ int merge_walk(struct merge_ctx *c)
 
 static int refuse(struct merge_ctx *c, const char *rel, const char *which)
 {
-        log_error("%s: refusing to merge: upper '%s' carries %s (the overlay was mounted with "
-                  "redirect_dir or metacopy on; ephemeral mounts with both off); nothing "
-                  "changed",
+        log_error("%s: refusing to merge: upper '%s' carries %s, which only the overlay can "
+                  "interpret (ephemeral mounts with redirect_dir, metacopy and index off, and "
+                  "never makes one); nothing changed",
                   c->o->label, merge_path(c, rel, NULL), which);
         return -EPROTO;
 }
 
-/* Prescan: overlayfs features that make the upper meaningless on its own. */
-static int scan_features(struct merge_ctx *c, int udir, const char *rel)
+/* Prescan: overlayfs features that make the upper meaningless on its own, and a
+ * tree deeper than the flush bounds its fds and memory for. udir is at depth. */
+static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigned depth)
 {
-        _cleanup_closedir_ DIR *d = open_stream(udir);
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         const char *which;
         int r;
 
+        if (depth > MERGE_MAX_DEPTH) {
+                log_error("%s: refusing to merge: nested deeper than %u levels (the limit of "
+                          "the flush); nothing changed: '%s'",
+                          c->o->label, MERGE_MAX_DEPTH, merge_path(c, rel, NULL));
+                return -ELOOP;
+        }
+        d = open_stream(udir);
         r = merge_needs_overlay_features(&(struct entry_ref){.fd = udir}, &which);
         if (r < 0)
                 return log_errno(r, "cannot read the xattrs of upper '%s'",
                                  merge_path(c, rel, NULL));
         if (r > 0)
                 return refuse(c, rel, which);
+        r = is_opaque(udir);
+        if (r < 0)
+                return log_errno(r, "cannot tell whether upper '%s' is opaque",
+                                 merge_path(c, rel, NULL));
+        if (r == OPAQUE_XWHITEOUTS)
+                return refuse(c, rel, XATTR_OPAQUE "=x");
         if (!d)
                 return log_errno(errno, "cannot read upper '%s'", merge_path(c, rel, NULL));
         while ((errno = 0, de = readdir(d))) {
@@ -551,7 +566,7 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel)
                         if (usub < 0)
                                 return log_errno(usub, "cannot open upper '%s'",
                                                  merge_path(c, sub, NULL));
-                        r = scan_features(c, usub, sub);
+                        r = scan_features(c, usub, sub, depth + 1);
                         if (r != 0)
                                 return r;
                         continue;
@@ -571,5 +586,5 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel)
 
 int merge_check_upper(struct merge_ctx *c)
 {
-        return scan_features(c, c->upperfd, "");
+        return scan_features(c, c->upperfd, "", 0);
 }

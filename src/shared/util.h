@@ -76,7 +76,6 @@ static inline bool streq(const char *a, const char *b)
         return strcmp(a, b) == 0;
 }
 
-
 /* Returns a pointer past the prefix, or NULL when s does not start with it. */
 static inline const char *startswith(const char *s, const char *prefix)
 {

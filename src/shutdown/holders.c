@@ -172,9 +172,8 @@ int holders_scan(const char *mnt, const char *label, struct holder_paths *paths)
                 comm[0] = '\0';
                 if ((f = fopen(e1, "re")) && fgets(comm, sizeof(comm), f))
                         comm[strcspn(comm, "\n")] = '\0';
-                log_warning("%s: %s is held by pid %s (%s): %s%s", label, mnt, de->d_name,
-                            comm, s.first,
-                            s.count > 1 ? " and more" : "");
+                log_warning("%s: %s is held by pid %s (%s): %s%s", label, mnt, de->d_name, comm,
+                            s.first, s.count > 1 ? " and more" : "");
         }
         if (errno)
                 return log_errno(errno, "%s: reading /proc", label);

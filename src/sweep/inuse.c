@@ -113,7 +113,7 @@ static void scan_links(struct inuse_set *s, int piddfd, const char *sub)
         if (!d)
                 return;
         take_fd(&fd);
-        while ((de = readdir(d))) {
+        while ((errno = 0, de = readdir(d))) {
                 struct stat st;
 
                 if (dot_or_dotdot(de->d_name))
@@ -121,6 +121,9 @@ static void scan_links(struct inuse_set *s, int piddfd, const char *sub)
                 if (fstatat(dirfd(d), de->d_name, &st, 0) == 0)
                         inuse_set_add(s, st.st_dev, st.st_ino);
         }
+        /* Cut short (not a process that just exited): nothing is proven unused. */
+        if (errno != 0 && errno != ENOENT && errno != ESRCH)
+                s->full = true;
 }
 
 /* map_files/ needs CAP_SYS_ADMIN; /proc/pid/maps names device and inode for all. */
@@ -162,7 +165,7 @@ int inuse_set_scan(struct inuse_set *s, const char *proc)
                 s->full = true;
                 return -errno;
         }
-        while ((de = readdir(d))) {
+        while ((errno = 0, de = readdir(d))) {
                 _cleanup_close_ int pfd = -EBADF;
                 struct stat st;
 
@@ -177,6 +180,10 @@ int inuse_set_scan(struct inuse_set *s, const char *proc)
                         inuse_set_add(s, st.st_dev, st.st_ino);
                 if (fstatat(pfd, "root", &st, 0) == 0)
                         inuse_set_add(s, st.st_dev, st.st_ino);
+        }
+        if (errno != 0) {
+                s->full = true; /* not every process seen: nothing is proven unused */
+                return -errno;
         }
         return (int)s->count;
 }

@@ -45,12 +45,14 @@ static int open_below(int dfd, const char *name)
         return open_dir_beneath(dfd, name, O_RDONLY);
 }
 
-static bool is_mount_root(int dfd, const char *name)
+/* 1 when dfd/name is a mount root, 0 when not (or the kernel cannot say, before
+ * 5.8), -errno when statx fails: "cannot tell" is never taken for "no". */
+static int is_mount_root(int dfd, const char *name)
 {
         struct statx sx;
 
         if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &sx) < 0)
-                return false;
+                return -errno;
         return (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
                (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
@@ -195,7 +197,12 @@ static int setup_user(struct user_ctx *u)
                 r = log_errno(cachefd, "%s: cannot create or open ~/.cache", user);
                 goto out;
         }
-        mounted = is_mount_root(u->homefd, ".cache");
+        r = is_mount_root(u->homefd, ".cache");
+        if (r < 0) {
+                r = log_errno(r, "%s: cannot tell whether ~/.cache is mounted", user);
+                goto out;
+        }
+        mounted = r > 0;
 
         /* Before the tmpfs hides it: migrate what the keep names hold on disk. */
         for (unsigned i = 0; i < n; i++) {
@@ -209,8 +216,16 @@ static int setup_user(struct user_ctx *u)
                                               user, name);
                                 continue;
                         }
-                } else if (is_mount_root(cachefd, name))
-                        continue; /* already bound */
+                } else {
+                        int k = is_mount_root(cachefd, name);
+                        if (k < 0 && k != -ENOENT) {
+                                r = log_errno(k, "%s: cannot tell whether ~/.cache/%s is bound",
+                                              user, name);
+                                continue;
+                        }
+                        if (k > 0)
+                                continue; /* already bound */
+                }
                 if (u->o->dry_run) {
                         log_info("%s: would bind ~/.cache/%s from the persist dir", user, name);
                         continue;

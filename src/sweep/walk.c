@@ -354,7 +354,7 @@ static int sweep_dir(struct sweep_pass *p, int fd, const struct statx *self, uns
         d = fdopendir_or_close(fcntl(fd, F_DUPFD_CLOEXEC, 3));
         if (!d)
                 return log_warning_errno(errno, "cannot read %s", p->path);
-        while ((de = readdir(d))) {
+        while ((errno = 0, de = readdir(d))) {
                 size_t len;
                 int r;
 
@@ -371,6 +371,12 @@ static int sweep_dir(struct sweep_pass *p, int fd, const struct statx *self, uns
                         removed = true;
                 else
                         remaining++;
+        }
+        if (errno != 0) {
+                /* What was not read may still be there: the dir is not empty. */
+                log_warning_errno(errno, "cannot read %s to its end", p->path);
+                p->stats.errors++;
+                remaining++;
         }
         restore_times(p, fd, self, removed && !p->opts->dry_run);
         *ret_remaining = remaining;

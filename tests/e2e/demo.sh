@@ -6,6 +6,8 @@
 # the change), then shows from the host that the change reached the disk image.
 # demo.sh --shell (`make vm`): an interactive root shell in the same test system
 # (its disk, build/e2e/vm.img, is kept between runs; `poweroff` flushes and exits).
+# DEMO=initramfs-tools (`make demo DEMO=initramfs-tools`): the Debian way instead, a
+# system with initramfs-tools and the .deb installed by apt (build/e2e/initramfs-tools).
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/e2e/lib-e2e.sh
@@ -21,9 +23,19 @@ esac
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 step "Installing the build and test-system dependencies (tests/deps.sh)"
 "$TOP/tests/deps.sh" build test e2e
-step "Building ephemeral and the test system (Debian bookworm + dracut; cached in build/e2e)"
 make -C "$TOP" -s all
-"$E2E_SRC/build-image.sh"
+case "${DEMO:-dracut}" in
+dracut)
+	step "Building ephemeral and the test system (Debian bookworm + dracut; cached in build/e2e)"
+	"$E2E_SRC/build-image.sh"
+	;;
+initramfs-tools)
+	step "Building the .deb and the test system (Debian bookworm + initramfs-tools, apt install ./ephemeral_*.deb; cached in build/e2e/initramfs-tools)"
+	"$E2E_SRC/build-image-initramfs-tools.sh"
+	E2E_DIR=$E2E_DIR/initramfs-tools
+	;;
+*) e2e_die "DEMO must be dracut or initramfs-tools, not '$DEMO'" ;;
+esac
 E2E_RUN=$E2E_DIR/run-$mode
 mkdir -p "$E2E_RUN"
 

@@ -5,6 +5,24 @@
 # E2E_RUN set to an empty directory.
 # shellcheck disable=SC2154 # _tap_failed comes from tests/lib/lib.sh
 
+# scenarios_build SCRIPT: runs the (cached) build SCRIPT, then takes the manifests of
+# the base image's /etc and /var/log. Ends the test on failure.
+scenarios_build() {
+	local t0
+	t0=$(date +%s)
+	if ! "$1" >"$E2E_RUN/build.log" 2>&1; then
+		not_ok "build the test system"
+		tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
+		finish
+	fi
+	ok "build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
+	if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
+		image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
+		not_ok "manifest of the base image"
+		finish
+	fi
+}
+
 # run_scenario NAME CMDLINE [--reboot|--crash|--shinit]: one boot of a fresh copy of
 # base.img; QEMU's exit status and the time go to $E2E_RUN/NAME.rc.
 run_scenario() {
@@ -84,7 +102,7 @@ scenario_done() {
 	failed_before=$_tap_failed
 }
 # shellcheck disable=SC2317 # called through check
-in_console() { tr -d '\r' <"$E2E_RUN/$1.console" | grep -F -- "$2" >/dev/null; }
+in_console() { tr -d "\r" <"$E2E_RUN/$1.console" | grep -a -F -- "$2" >/dev/null; }
 
 # default_on_disk NAME: after the "default" scenario (guest/e2e-guest.sh) powered
 # off: the filesystem is clean, the disk's /etc equals the manifest of the merged /etc
@@ -112,4 +130,86 @@ appended" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-old.log)"
 	check_fails "$name: deleted /var/log file gone from disk" image_cat "$E2E_RUN/$name.img" /var/log/e2e-delete.log
 	summary=$(image_cat "$E2E_RUN/$name.img" /var/log/ephemeral.log 2>/dev/null | tail -1)
 	assert_match "$name: flush summary appended to /var/log/ephemeral.log" 'flush: /etc: [0-9]+ written' "$summary"
+}
+
+# build_test_system: E2E_RUN=$E2E_DIR/run made empty, the guest of $E2E_VARIANT built
+# (cached steps say so), manifests of the base image's /etc and /var/log taken; one
+# TAP line, and the test ends when the build fails.
+build_test_system() {
+	local t0
+	E2E_RUN=$E2E_DIR/run
+	rm -rf "$E2E_RUN"
+	mkdir -p "$E2E_RUN"
+	t0=$(date +%s)
+	if ! "$E2E_SRC/build-image.sh" >"$E2E_RUN/build.log" 2>&1; then
+		not_ok "$E2E_VARIANT: build the test system"
+		tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
+		finish
+	fi
+	ok "$E2E_VARIANT: build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
+	if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
+		image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
+		not_ok "manifest of the base image"
+		finish
+	fi
+}
+
+# Reboot: the changes of boot 1 are merged at reboot, boot 2 sees them.
+assert_reboot() {
+	local name=$1
+	boot_status "$name" 0
+	guest_checks "$name"
+	assert_match "$name: two boots" "INFO boot 2" "$(cat "$E2E_RUN/$name.result")"
+	fsck_clean "$name"
+	assert_eq "$name: boot 2's change on disk" "boot 2 was here" "$(image_cat "$E2E_RUN/$name.img" /etc/e2e-reboot)"
+	assert_eq "$name: boot 1's log on disk" "boot 1 log" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-reboot.log)"
+}
+
+# ephemeral.dirs=/etc:discard: nothing reaches the disk.
+assert_discard() {
+	local name=$1
+	boot_status "$name" 0
+	guest_checks "$name"
+	fsck_clean "$name"
+	image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
+	same_manifest "$name: disk /etc unchanged" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
+}
+
+# ephemeral=off: no overlay, writes go straight to disk, boot is normal.
+assert_off() {
+	local name=$1
+	boot_status "$name" 0
+	guest_checks "$name"
+	fsck_clean "$name"
+	assert_eq "$name: write to /etc went straight to disk" "written with ephemeral=off" \
+		"$(image_cat "$E2E_RUN/$name.img" /etc/e2e-off)"
+}
+
+# Bad entries on the command line: each reported once, the good one mounted.
+assert_badcmdline() {
+	local name=$1 kmsg entry n
+	boot_status "$name" 0
+	guest_checks "$name"
+	fsck_clean "$name"
+	kmsg=$(block "$name" kmsg)
+	for entry in relative /nonexistent /; do
+		n=$(printf '%s\n' "$kmsg" | grep -cE "['\"]${entry}['\"]")
+		assert_eq "$name: exactly one kernel log line about '$entry'" 1 "$n"
+	done
+	if [ "$_tap_failed" -gt "$failed_before" ]; then printf '%s\n' "$kmsg" | sed 's/^/#   kmsg: /'; fi
+}
+
+# Power cut after changes: the disk is exactly as before the boot.
+assert_crash() {
+	local name=$1 rc
+	read -r rc _ <"$E2E_RUN/$name.rc"
+	assert_eq "$name: QEMU killed after the guest made its changes" "137" "$rc"
+	check "$name: guest signalled its changes were made" grep -q '^KILLME' "$E2E_RUN/$name.result"
+	guest_checks "$name"
+	check "$name: journal replay" e2fsck -E journal_only -p "$E2E_RUN/$name.img"
+	fsck_clean "$name"
+	image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
+	image_manifest "$E2E_RUN/$name.img" /var/log >"$E2E_RUN/$name-disk-varlog.manifest"
+	same_manifest "$name: disk /etc exactly as before the boot" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
+	same_manifest "$name: disk /var/log exactly as before the boot" "$E2E_RUN/base-varlog.manifest" "$E2E_RUN/$name-disk-varlog.manifest"
 }

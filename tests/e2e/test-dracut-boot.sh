@@ -14,27 +14,13 @@ TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 need_root
 command -v qemu-system-x86_64 >/dev/null || { echo "# skipped: qemu-system-x86_64 missing (tests/deps.sh e2e)"; exit 77; }
 
-E2E_RUN=$E2E_DIR/run
-rm -rf "$E2E_RUN"
-mkdir -p "$E2E_RUN"
-
-# ---- build (cached) ---------------------------------------------------------------
-t0=$(date +%s)
-if ! "$E2E_SRC/build-image.sh" >"$E2E_RUN/build.log" 2>&1; then
-	not_ok "build the test system"
-	tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
-	finish
-fi
-ok "build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
-if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
-	image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
-	not_ok "manifest of the base image"
-	finish
-fi
-
-# ---- boots (two at a time, each on its own copy of the image) -----------------------
 # shellcheck source=tests/e2e/lib-scenarios.sh
 . "$TOP/tests/e2e/lib-scenarios.sh"
+
+# ---- build (cached) ---------------------------------------------------------------
+build_test_system
+
+# ---- boots (two at a time, each on its own copy of the image) -----------------------
 scenarios=(
 	"reboot|ephemeral_test=reboot|--reboot"
 	"default|ephemeral_test=default|"
@@ -60,60 +46,11 @@ check "$name: shutdown initramfs ran the flush hook" flushed_by_hook $name
 default_on_disk $name
 scenario_done $name
 
-# 2. Reboot: the changes of boot 1 are merged at reboot, boot 2 sees them.
-name=reboot
-boot_status $name 0
-guest_checks $name
-assert_match "$name: two boots" "INFO boot 2" "$(cat "$E2E_RUN/$name.result")"
-fsck_clean $name
-assert_eq "$name: boot 2's change on disk" "boot 2 was here" "$(image_cat "$E2E_RUN/$name.img" /etc/e2e-reboot)"
-assert_eq "$name: boot 1's log on disk" "boot 1 log" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-reboot.log)"
-scenario_done $name
-
-# 3. ephemeral.dirs=/etc:discard: nothing reaches the disk.
-name=discard
-boot_status $name 0
-guest_checks $name
-fsck_clean $name
-image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
-same_manifest "$name: disk /etc unchanged" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
-scenario_done $name
-
-# 4. ephemeral=off: no overlay, writes go straight to disk, boot is normal.
-name=off
-boot_status $name 0
-guest_checks $name
-fsck_clean $name
-assert_eq "$name: write to /etc went straight to disk" "written with ephemeral=off" \
-	"$(image_cat "$E2E_RUN/$name.img" /etc/e2e-off)"
-scenario_done $name
-
-# 5. Bad entries on the command line: each reported once, the good one mounted.
-name=badcmdline
-boot_status $name 0
-guest_checks $name
-fsck_clean $name
-kmsg=$(block $name kmsg)
-for entry in relative /nonexistent /; do
-	n=$(printf '%s\n' "$kmsg" | grep -cE "['\"]${entry}['\"]")
-	assert_eq "$name: exactly one kernel log line about '$entry'" 1 "$n"
+# 2.-6. Reboot, discard, ephemeral=off, bad command line, power cut (lib-scenarios.sh).
+for name in reboot discard off badcmdline crash; do
+	"assert_$name" "$name"
+	scenario_done "$name"
 done
-[ "$_tap_failed" -gt "$failed_before" ] && printf '%s\n' "$kmsg" | sed 's/^/#   kmsg: /'
-scenario_done $name
-
-# 6. Power cut after changes: the disk is exactly as before the boot.
-name=crash
-read -r rc _ <"$E2E_RUN/$name.rc"
-assert_eq "$name: QEMU killed after the guest made its changes" "137" "$rc"
-check "$name: guest signalled its changes were made" grep -q '^KILLME' "$E2E_RUN/$name.result"
-guest_checks $name
-check "$name: journal replay" e2fsck -E journal_only -p "$E2E_RUN/$name.img"
-fsck_clean $name
-image_manifest "$E2E_RUN/$name.img" /etc >"$E2E_RUN/$name-disk-etc.manifest"
-image_manifest "$E2E_RUN/$name.img" /var/log >"$E2E_RUN/$name-disk-varlog.manifest"
-same_manifest "$name: disk /etc exactly as before the boot" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
-same_manifest "$name: disk /var/log exactly as before the boot" "$E2E_RUN/base-varlog.manifest" "$E2E_RUN/$name-disk-varlog.manifest"
-scenario_done $name
 
 # 7. The same module under dracut's shell init (no systemd in the initramfs): the
 # overlays are mounted and the changes still reach the disk at poweroff.

@@ -17,6 +17,7 @@ variant_configure() {
 # variant_install INST: what build-image.sh adds on top of `make install`.
 variant_install() {
 	install -Dm755 "$E2E_SRC/guest/ephemeral-e2e.openrc" "$1/etc/init.d/ephemeral-e2e"
+	e2e_no_hwclock_at_shutdown "$1"
 }
 
 # variant_stage ROOT: in the staged root, after `make install` was copied in.

@@ -16,6 +16,10 @@ variant_configure() { :; }
 variant_install() {
 	local inst=$1
 	install -Dm755 "$E2E_SRC/guest/ephemeral-e2e.runit" "$inst/etc/sv/ephemeral-e2e/run"
+	e2e_no_hwclock_at_shutdown "$inst"
+	# runsv's status files in /run, as Debian's own services have them: written at
+	# shutdown, they would otherwise change /etc after the guest's manifest.
+	ln -s /run/runit/supervise/ephemeral-e2e "$inst/etc/sv/ephemeral-e2e/supervise"
 	mkdir -p "$inst/etc/runit/runsvdir/default"
 	ln -s /etc/sv/ephemeral-e2e "$inst/etc/runit/runsvdir/default/ephemeral-e2e"
 }

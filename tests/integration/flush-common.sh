@@ -71,9 +71,10 @@ write_state() {
 	local store=$1
 	shift
 	{
-		echo "ephemeral-state 1"
+		echo "ephemeral-state 2"
 		echo "store cap=536870912"
 		printf '%s\n' "$@"
+		echo "end dirs=$#"
 	} >"$store/state"
 }
 

@@ -10,13 +10,14 @@
 #     never dropped from the upper), and leaves no temporaries;
 #   - mount: its marker is never removed while a temporary is left, user files
 #     are untouched, and a second mount without faults cleans up.
-# The calls the loader and the sanitizer runtime make before main (counted on a
-# run of `CMD --help`) are skipped: N counts from the first call of the command.
-# Default matrix: every syscall, N in {1, middle, last}, one errno per (syscall,
-# N) in rotation, plus EPHEMERAL_FAULT_EXTRA (40; half as many for mount) cases
-# (syscall, N, errno) drawn at random from a seed that is printed (repeat a run
-# with EPHEMERAL_FAULT_SEED). With EPHEMERAL_FAULT_FULL=1: N in {1, 2, 3,
-# quarter, middle, 3 quarters, last-1, last} times EIO, ENOSPC, EACCES, ENOMEM.
+# N counts the calls of the whole process (as strace does), but the ones the loader
+# and the sanitizer runtime make before main (counted on a run of `CMD --help`)
+# are never picked. Default matrix: every syscall, N in {1, quarter, middle, last}
+# of the command's own calls, one errno per (syscall, N) in rotation, plus
+# EPHEMERAL_FAULT_EXTRA (20; half as many for mount) cases (syscall, N, errno)
+# drawn from a seed that is printed (repeat a run with EPHEMERAL_FAULT_SEED).
+# With EPHEMERAL_FAULT_FULL=1: N in {1, 2, 3, quarter, middle, 3 quarters,
+# last-1, last} times EIO, ENOSPC, EACCES, ENOMEM.
 # EPHEMERAL_FAULT_ONLY=REGEX keeps the cases ("syscall errno N") that match.
 # Runs $EPHEMERAL (the ASan build in tests/run; LeakSanitizer off under strace).
 set -uo pipefail
@@ -39,7 +40,7 @@ cd "$SCRATCH" || exit 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 ERRNOS=(EIO ENOSPC EACCES ENOMEM)
 seed=${EPHEMERAL_FAULT_SEED:-$(($(date +%s) % 100000))}
-extra=${EPHEMERAL_FAULT_EXTRA:-40}
+extra=${EPHEMERAL_FAULT_EXTRA:-20}
 diag "seed $seed for the $extra drawn cases (repeat with EPHEMERAL_FAULT_SEED=$seed)"
 # Process start and exit: a failure there is the loader's, not ours.
 SKIP=" execve exit_group arch_prctl set_tid_address set_robust_list rseq rt_sigaction sigaltstack getpid clock_gettime "
@@ -103,7 +104,7 @@ matrix() {
 					for e in "${ERRNOS[@]}"; do echo "$name $e $((base + n))"; done
 				done
 			else
-				for n in 1 $(((c + 1) / 2)) "$c"; do echo "$n"; done | sort -nu | while read -r n; do
+				for n in 1 $(((c + 3) / 4)) $(((c + 1) / 2)) "$c"; do echo "$n"; done | sort -nu | while read -r n; do
 					echo "$name ${ERRNOS[$(((i + n) % 4))]} $((base + n))"
 				done
 				i=$((i + 1))
@@ -220,8 +221,8 @@ while read -r sc e n; do
 	leftover_root || { not_ok "$what: leftover root"; continue; }
 	inject "$sc" "$e" "$n" "${mount_cmd[@]}"
 	problems=""
-	extra=$(awk -v m="$M" -v s="$MS" '(index($2, m "/") == 1 && $2 != m "/etc") || index($2, s "/") == 1 { print $2 }' /proc/self/mounts)
-	[ -z "$extra" ] || problems+="mounted what it was not asked to: $extra "
+	stray=$(awk -v m="$M" -v s="$MS" '(index($2, m "/") == 1 && $2 != m "/etc") || index($2, s "/") == 1 { print $2 }' /proc/self/mounts)
+	[ -z "$stray" ] || problems+="mounted what it was not asked to: $stray "
 	unmount "$M" "$MS"
 	left=$(temporaries "$M/etc" | grep -v not-a-temporary)
 	if [ ! -e "$M/etc/.#ephemeral.flush-in-progress" ] && [ -n "$left" ]; then

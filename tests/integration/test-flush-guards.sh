@@ -146,4 +146,50 @@ out=$(flush 2>&1)
 check_fails "forged name: no log line of its own" grep -q '^<0>forged' <<<"$out"
 assert_match "forged name: shown escaped" "skipping socket '/etc/s\\\\n<0>forged'" "$out"
 
+# --- the second whiteout form (a zero-size file with trusted.overlay.whiteout in a
+# dir with trusted.overlay.opaque=x): the kernel never makes it in an upper, and
+# merging it as an empty file would be wrong: refused like redirect/metacopy ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper/d" && : >"$S/etc/upper/d/f1"
+setfattr -n trusted.overlay.opaque -v x "$S/etc/upper/d"
+setfattr -n trusted.overlay.whiteout -v y "$S/etc/upper/d/f1"
+out=$(flush 2>&1)
+assert_eq "xattr whiteout: exit 111" 111 "$?"
+assert_match "xattr whiteout: says why" "refusing to merge: upper '/etc/d.*' carries trusted.overlay.(whiteout|opaque=x)" "$out"
+assert_eq "xattr whiteout: the lower file is untouched" "old 1" "$(cat "$E/d/f1")"
+check "xattr whiteout: the upper is kept" test -e "$S/etc/upper/d/f1"
+
+# --- two flushes at once: the second one waits 15 s, then refuses (the store is locked) and
+# changes nothing; once the first is done, a flush runs ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper" && printf 'new\n' >"$S/etc/upper/locked"
+(exec 9<"$S" && flock -x 9 && exec sleep 60) &
+holder=$!
+for _ in $(seq 100); do flock -n -x "$S" true 2>/dev/null || break; sleep 0.05; done
+out=$(flush 2>&1)
+assert_eq "store locked: exit 111" 111 "$?"
+assert_match "store locked: says so" "flush: the store .* is in use by another flush or checkpoint" "$out"
+check "store locked: nothing merged" test ! -e "$E/locked"
+kill "$holder"; wait "$holder" 2>/dev/null
+out=$(flush 2>&1)
+assert_eq "store free again: exit 0" 0 "$?"
+assert_eq "store free again: merged" new "$(cat "$E/locked")"
+
+# --- a state file cut at a line boundary (the record of a dir lost): refused with a
+# clear message, nothing merged; the previous version's format is still read ---
+reset_lower
+fresh_upper
+mkdir -p "$S/etc/upper" && printf 'new\n' >"$S/etc/upper/cut"
+head -n 2 "$S/state" >"$S/state.cut" && mv "$S/state.cut" "$S/state"
+out=$(flush 2>&1)
+assert_eq "state cut short: exit 111" 111 "$?"
+assert_match "state cut short: says so" "state file ends without its end record \(cut short\)" "$out"
+check "state cut short: nothing merged" test ! -e "$E/cut"
+printf 'ephemeral-state 1\nstore cap=1\n%s\n' "$(state_line "$R" /etc etc)" >"$S/state"
+out=$(flush 2>&1)
+assert_eq "previous version's state file: read, merged (exit 0)" 0 "$?"
+assert_eq "previous version's state file: merged" new "$(cat "$E/cut" 2>&1)"
+
 finish

@@ -69,7 +69,8 @@ assert_eq "the lower is untouched" original "$(cat "$R/etc/hostname")"
 # With /etc unmounted, a second run must mount it again, reusing the upper (the
 # volatile marker overlayfs left in work/ must not block it) ...
 state=$(cat "$S/state")
-assert_match "state: header" '^ephemeral-state 1$' "$state"
+assert_match "state: header" '^ephemeral-state 2$' "$state"
+assert_match "state: ends with the end record" 'end dirs=[0-9]+$' "$(tail -1 <<<"$state")"
 assert_match "state: /etc record" "^dir path=/etc name=etc mode=persist status=mounted uuid=[^ ]+ fstype=[a-z0-9]+ fsroot=[^ ]*/root/etc dev=[0-9]+:[0-9]+ options=lowerdir=$R/etc,upperdir=$S/etc/upper,workdir=$S/etc/work,redirect_dir=off,index=off,metacopy=off,volatile$" "$state"
 assert_match "state: /var/log record" '^dir path=/var/log name=var-log mode=persist status=mounted' "$state"
 assert_match "state: store cap" '^store cap=67108864$' "$state"

@@ -82,6 +82,16 @@ modify_user_xattr_file() {
 	*) return 1 ;;
 	esac
 }
+# write_big_logs MB: MB of new logs in /var/log/e2e-big (10 MB files; a different
+# line per file so no two are alike).
+write_big_logs() {
+	mkdir -p /var/log/e2e-big || return 1
+	for i in $(seq 1 $(($1 / 10))); do
+		# (not a pipe: with pipefail, yes's SIGPIPE would count as a failure)
+		head -c 10485760 <(yes "e2e big log $i: the quick brown fox jumps over the lazy dog") \
+			>"/var/log/e2e-big/log$i" || return 1
+	done
+}
 change_varlog() {
 	echo 'new log' >/var/log/e2e-new.log && echo 'appended' >>/var/log/e2e-old.log &&
 		rm /var/log/e2e-delete.log
@@ -149,6 +159,14 @@ badcmdline)
 	check varlog-not-overlay not_overlay /var/log
 	check booted-cleanly booted_cleanly
 	block kmsg journalctl -b -k -o cat --no-pager -g ephemeral
+	finish poweroff
+	;;
+bigupper)
+	# A big upper (>= 200 MB of logs) must still reach the disk at poweroff.
+	check varlog-is-overlay is_overlay /var/log
+	check write-big-logs write_big_logs 220
+	block status ephemeral status
+	block big-sums sh -c 'cd /var/log/e2e-big && sha256sum log*'
 	finish poweroff
 	;;
 crash)

@@ -102,7 +102,7 @@ TEST(round_trip)
         s.dirs[1].status = STATE_FAILED;
         ASSERT_EQ(state_write(fd, &s), 0);
         ASSERT_EQ(state_read(fd, &r), 0);
-        ASSERT_EQ(r.version, 1);
+        ASSERT_EQ(r.version, STATE_VERSION);
         ASSERT_EQ(r.cap, 123456789);
         ASSERT_EQ(r.n_dirs, 2);
         ASSERT_STREQ(r.dirs[0].path, "/etc");
@@ -278,5 +278,63 @@ TEST(fuzz)
                 if (ret == 0)
                         ASSERT_TRUE(r.n_dirs <= CONFIG_MAX_DIRS);
         }
+        cleanup(fd);
+}
+
+/* A state file cut at a line boundary (a lost "dir" record would make flush skip
+ * that dir and exit 0) is refused: the current format ends with a record that
+ * counts the dirs. A file from the previous version (ephemeral-state 1, written
+ * by the old binary at boot before an upgrade) has none and is still read. */
+TEST(end_record)
+{
+        static const char *const cut[] = {
+            /* the last dir and the end record lost */
+            "ephemeral-state 2\nstore cap=1\ndir path=/etc name=etc mode=persist "
+            "status=mounted\n",
+            /* only the end record lost */
+            "ephemeral-state 2\nstore cap=1\ndir path=/etc name=etc mode=persist "
+            "status=mounted\ndir path=/srv name=srv mode=persist status=mounted\n",
+            /* a count that does not match */
+            "ephemeral-state 2\nstore cap=1\ndir path=/etc name=etc mode=persist "
+            "status=mounted\nend dirs=2\n",
+            "ephemeral-state 2\nend dirs=x\n",
+            /* anything after the end */
+            "ephemeral-state 2\nend dirs=0\ndir path=/etc name=etc mode=persist "
+            "status=mounted\n",
+            "ephemeral-state 2\nend dirs=0\nend dirs=0\n",
+            /* an end record in the old format is not the old format */
+            "ephemeral-state 3\nend dirs=0\n",
+        };
+        int fd = tmpdir();
+        static struct state s, r;
+        char *text = NULL;
+        size_t len;
+
+        ASSERT_TRUE(fd >= 0);
+        for (size_t i = 0; i < ARRAY_SIZE(cut); i++) {
+                ASSERT_EQ(put(fd, cut[i]), 0);
+                if (state_read(fd, &r) != -EBADMSG)
+                        FAIL("case %zu was accepted: %s", i, cut[i]);
+        }
+        ASSERT_EQ(put(fd, "ephemeral-state 2\nstore cap=1\ndir path=/etc name=etc mode=persist "
+                          "status=mounted\nend dirs=1\n"),
+                  0);
+        ASSERT_EQ(state_read(fd, &r), 0);
+        ASSERT_EQ(r.n_dirs, 1);
+        ASSERT_EQ(put(fd, "ephemeral-state 1\nstore cap=1\ndir path=/etc name=etc mode=persist "
+                          "status=mounted\n"),
+                  0);
+        ASSERT_EQ(state_read(fd, &r), 0);
+        ASSERT_EQ(r.n_dirs, 1);
+        /* What state_write writes ends with the record. */
+        memset(&s, 0, sizeof(s));
+        s.n_dirs = 1;
+        snprintf(s.dirs[0].path, sizeof(s.dirs[0].path), "/etc");
+        snprintf(s.dirs[0].name, sizeof(s.dirs[0].name), "etc");
+        ASSERT_EQ(state_write(fd, &s), 0);
+        ASSERT_EQ(read_file_at(fd, STATE_FILE, 65536, &text, &len), 0);
+        ASSERT_TRUE(strncmp(text, "ephemeral-state 2\n", 18) == 0);
+        ASSERT_TRUE(len > 12 && streq(text + len - 12, "\nend dirs=1\n"));
+        free(text);
         cleanup(fd);
 }
