@@ -24,8 +24,8 @@ inst() {
 inst all install >"$SCRATCH/all.list"
 check "make install installs something" test -s "$SCRATCH/all.list"
 : >"$SCRATCH/parts.list"
-for t in install-bin install-dracut install-initcpio install-initramfs-tools install-systemd install-openrc \
-	install-runit install-pm-hooks; do
+for t in install-bin install-dracut install-initcpio install-initramfs-tools install-systemd install-openrc install-runit \
+	install-pacman-hook install-apt-hook install-dnf-hooks; do
 	inst "$t" "$t" >"$SCRATCH/$t.list"
 	check "$t installs something" test -s "$SCRATCH/$t.list"
 	cat "$SCRATCH/$t.list" >>"$SCRATCH/parts.list"
@@ -48,8 +48,8 @@ arch_pkg() {
 }
 check "PKGBUILD: pkgver is VERSION and package() runs" arch_pkg
 files "$SCRATCH/pkg" >"$SCRATCH/arch.list"
-assert_eq "PKGBUILD: package() installs exactly install-bin, -initcpio, -dracut and -systemd" \
-	"$(LC_ALL=C sort "$SCRATCH"/install-{bin,initcpio,dracut,systemd}.list)" "$(cat "$SCRATCH/arch.list")"
+assert_eq "PKGBUILD: package() installs exactly install-bin, -initcpio, -dracut, -systemd and -pacman-hook" \
+	"$(LC_ALL=C sort "$SCRATCH"/install-{bin,initcpio,dracut,systemd,pacman-hook}.list)" "$(cat "$SCRATCH/arch.list")"
 for f in usr/bin/ephemeral usr/lib/initcpio/install/ephemeral usr/lib/initcpio/hooks/ephemeral \
 	usr/lib/systemd/system-shutdown/ephemeral usr/share/man/man8/ephemeral.8; do
 	check "PKGBUILD: ships $f" grep -qx "$f" "$SCRATCH/arch.list"
@@ -66,7 +66,8 @@ inst rpm $targets >"$SCRATCH/rpm-installed.list"
 # %files with the macros of a Fedora system expanded; man pages are compressed by
 # rpmbuild (the trailing *); %dir lines are directories.
 sed -n '/^%files/,/^%changelog/p' "$spec" | sed '1d;$d' | grep -v -e '^%dir ' -e '^$' |
-	sed -e 's|%{_bindir}|/usr/bin|; s|%{_mandir}|/usr/share/man|; s|%{_docdir}|/usr/share/doc|' \
+	sed -e 's|^%config(noreplace) ||; s|%{_sysconfdir}|/etc|' \
+		-e 's|%{_bindir}|/usr/bin|; s|%{_mandir}|/usr/share/man|; s|%{_docdir}|/usr/share/doc|' \
 		-e 's|%{_unitdir}|/usr/lib/systemd/system|; s|%{_prefix}|/usr|; s|%{name}|ephemeral|' \
 		-e 's|\*$||; s|^/||' | LC_ALL=C sort >"$SCRATCH/rpm-files.list"
 assert_eq "spec: %files lists exactly what %install installs" \
