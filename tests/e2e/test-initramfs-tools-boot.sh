@@ -47,6 +47,7 @@ for page in man8/ephemeral.8.gz man5/ephemeral.conf.5.gz; do
 done
 
 # ---- boots (two at a time, each on its own copy of the image) -----------------------
+failed_before=$_tap_failed # (scenario_done shows a console only for its own failures)
 run_scenarios \
 	"bigupper|ephemeral_test=bigupper ephemeral.size=400M|" \
 	"reboot|ephemeral_test=reboot|--reboot" \
