@@ -9,6 +9,9 @@
 # packages and the packaged man pages rendered with every groff warning on.
 set -uo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+# A reboot is two boots, bigupper writes and merges 220 MB: on a loaded 2-core machine
+# (QEMU TCG) these took 500-770 s; the default 300 s of lib-e2e.sh is too short.
+export E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-1200}
 # shellcheck source=tests/lib/lib.sh
 . "$TOP/tests/lib/lib.sh"
 # shellcheck source=tests/e2e/lib-e2e.sh
