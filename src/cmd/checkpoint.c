@@ -21,12 +21,13 @@
 
 #include "checkpoint/checkpoint.h"
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "config/config.h"
 #include "config/store.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
-#define DEFAULT_STORE "/run/initramfs/ephemeral"
+#define DEFAULT_STORE CMD_DEFAULT_STORE
 
 struct opts {
         const char *root, *store;
@@ -50,32 +51,21 @@ static int parse_args(struct opts *o, int argc, char *argv[])
         int c;
 
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                switch (c) {
-                case 'r':
-                        o->root = optarg;
-                        break;
-                case 's':
-                        o->store = optarg;
-                        break;
-                case 'n':
+                if (cmd_where_option(c, &o->root, &o->store))
+                        continue;
+                if (c == 'n') {
                         o->dry_run = true;
-                        break;
-                case 'd':
+                } else if (c == 'd') {
                         o->if_due = true;
-                        break;
-                case 'h':
+                } else if (c == 'h') {
                         usage(stdout);
                         return 0;
-                default:
+                } else {
                         usage(stderr);
                         return -EINVAL;
                 }
         }
-        if (optind < argc) {
-                log_error("checkpoint: unexpected argument '%s'", argv[optind]);
-                return -EINVAL;
-        }
-        return 1;
+        return cmd_no_operands("checkpoint", argc, argv) ? 1 : -EINVAL;
 }
 
 /* An older mount recorded no journal: take it from the configuration. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "shared/log.h"
 #include "config/store.h"
 #include "merge/upper-walk.h"
@@ -169,7 +170,7 @@ int cmd_diff(int argc, char *argv[])
             {"help", no_argument, NULL, 'h'},
             {},
         };
-        const char *store = "/run/initramfs/ephemeral", *root = "/";
+        const char *store = CMD_DEFAULT_STORE, *root = "/";
         static char norm[64][PATH_MAX];
         _cleanup_free_ struct state *s = NULL;
         _cleanup_close_ int storefd = -EBADF;
@@ -179,19 +180,12 @@ int cmd_diff(int argc, char *argv[])
         int c;
 
         while ((c = getopt_long(argc, argv, "s:r:h", options, NULL)) >= 0) {
-                switch (c) {
-                case 's':
-                        store = optarg;
-                        break;
-                case 'r':
-                        root = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return EXIT_OK;
-                default:
+                if (cmd_where_option(c, &root, &store))
+                        continue;
+                if (c != 'h')
                         return EXIT_USAGE;
-                }
+                help();
+                return EXIT_OK;
         }
         storefd = store_open(store, "diff", &s);
         if (storefd < 0)

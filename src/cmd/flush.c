@@ -22,6 +22,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "cmd/flush-journal.h"
 #include "shared/log.h"
 #include "shutdown/target.h"
@@ -202,29 +203,19 @@ static int parse_args(struct flush_run *f, int argc, char *argv[])
         int c;
 
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                switch (c) {
-                case 'r':
-                        f->root = optarg;
-                        break;
-                case 's':
-                        f->store = optarg;
-                        break;
-                case 'n':
+                if (cmd_where_option(c, &f->root, &f->store))
+                        continue;
+                if (c == 'n') {
                         f->dry_run = true;
-                        break;
-                case 'h':
+                } else if (c == 'h') {
                         usage(stdout);
                         return 0;
-                default:
+                } else {
                         usage(stderr);
                         return -EINVAL;
                 }
         }
-        if (optind < argc) {
-                log_error("flush: unexpected argument '%s'", argv[optind]);
-                return -EINVAL;
-        }
-        return 1;
+        return cmd_no_operands("flush", argc, argv) ? 1 : -EINVAL;
 }
 
 /* The store or its state is missing or unreadable (err). Fail closed: "nothing to
@@ -265,7 +256,7 @@ int cmd_flush(int argc, char *argv[])
         int r;
 
         f = (struct flush_run){.root = "/",
-                               .store = "/run/initramfs/ephemeral",
+                               .store = CMD_DEFAULT_STORE,
                                .storefd = -1,
                                .journal = {.j = {.fd = -EBADF}, .t = {.fd = -EBADF}}};
         for (unsigned i = 0; i < ARRAY_SIZE(f.targets); i++)

@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "cmd/replay.h"
 #include "config/imageconf.h"
 #include "shared/fstab.h"
@@ -27,7 +28,7 @@
 #include "shared/mountinfo.h"
 #include "shared/util.h"
 
-#define DEFAULT_STORE   "/run/initramfs/ephemeral"
+#define DEFAULT_STORE   CMD_DEFAULT_STORE
 #define DEFAULT_CMDLINE "/proc/cmdline"
 #define DEFAULT_CONFIG  "/etc/ephemeral.conf"
 

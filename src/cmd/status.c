@@ -17,6 +17,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "cmd/replay.h"
 #include "shared/json.h"
 #include "shared/log.h"
@@ -142,7 +143,7 @@ int cmd_status(int argc, char *argv[])
             {"help", no_argument, NULL, 'h'},
             {},
         };
-        const char *store = "/run/initramfs/ephemeral", *root = "/";
+        const char *store = CMD_DEFAULT_STORE, *root = "/";
         _cleanup_free_ struct state *s = NULL;
         _cleanup_close_ int storefd = -EBADF;
         struct usage u[CONFIG_MAX_DIRS] = {};
@@ -155,27 +156,19 @@ int cmd_status(int argc, char *argv[])
         int c, r;
 
         while ((c = getopt_long(argc, argv, "s:r:jh", options, NULL)) >= 0) {
-                switch (c) {
-                case 's':
-                        store = optarg;
-                        break;
-                case 'r':
-                        root = optarg;
-                        break;
-                case 'j':
+                if (cmd_where_option(c, &root, &store))
+                        continue;
+                if (c == 'j') {
                         json = true;
-                        break;
-                case 'h':
+                } else if (c == 'h') {
                         help();
                         return EXIT_OK;
-                default:
+                } else {
                         return EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                log_error("status: unexpected argument '%s'", argv[optind]);
+        if (!cmd_no_operands("status", argc, argv))
                 return EXIT_USAGE;
-        }
         storefd = store_open(store, "status", &s);
         if (storefd < 0)
                 return EXIT_SYSTEM;
