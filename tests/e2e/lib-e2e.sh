@@ -21,8 +21,9 @@ else
 	. "$E2E_VARIANT_FILE"
 fi
 E2E_SUITE=bookworm
-# QEMU's TCG is slow: a boot takes ~40 s, a boot plus flush and poweroff ~60 s.
-E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-300}
+# QEMU's TCG is slow: a boot takes ~40 s, a boot plus flush and poweroff ~60 s on an idle
+# host; a loaded one needed over 300 s for the two boots of the reboot scenario.
+E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600}
 
 e2e_log() { echo "e2e: $*" >&2; }
 e2e_die() { echo "e2e: error: $*" >&2; exit 1; }
