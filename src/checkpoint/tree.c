@@ -150,6 +150,23 @@ static bool same_xattrs(int a, int b)
         return true;
 }
 
+/* Copies ufd's bytes from `from` to its end into jfd at the same offsets, hashing on
+ * from c's state; the copy is cut where the source ended and e gets its size and hash. */
+static int copy_tail(struct tree_ctx *t, int ufd, int jfd, uint64_t from, const struct stat *st,
+                     struct chash *c, struct rec_file *e)
+{
+        uint64_t end = 0;
+        int r = chash_copy(ufd, jfd, from, (uint64_t)st->st_size, c, &end, &t->st->bytes);
+
+        if (r < 0)
+                return r;
+        if (ftruncate(jfd, (off_t)end) < 0)
+                return -errno;
+        e->size = end;
+        e->hash = chash_final(c);
+        return 0;
+}
+
 /* Try the appended case: 1 done, 0 not applicable (nothing written), <0 error. */
 static int try_append(struct tree_ctx *t, int ufd, const struct stat *st, const struct rec_file *b,
                       int gdir, const char *name, struct rec_file *e)
@@ -177,13 +194,9 @@ static int try_append(struct tree_ctx *t, int ufd, const struct stat *st, const 
         if (linkat(t->basefd, b->rel, gdir, name, 0) < 0)
                 return -errno;
         /* Past the base's size only: the base's bytes are never touched. */
-        r = chash_copy(ufd, jfd, b->size, (uint64_t)st->st_size, &c, &end, &t->st->bytes);
+        r = copy_tail(t, ufd, jfd, b->size, st, &c, e);
         if (r < 0)
                 return r;
-        if (ftruncate(jfd, (off_t)end) < 0)
-                return -errno;
-        e->size = end;
-        e->hash = chash_final(&c);
         t->st->appended++;
         r = merge_set_times(&(struct entry_ref){.fd = jfd}, st);
         return r < 0 ? r : 1;
@@ -194,20 +207,15 @@ static int copy_new(struct tree_ctx *t, int ufd, const struct stat *st, int gdir
 {
         _cleanup_close_ int jfd = -EBADF;
         struct chash c;
-        uint64_t end = 0;
         int r;
 
         jfd = openat(gdir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (jfd < 0)
                 return -errno;
         chash_init(&c);
-        r = chash_copy(ufd, jfd, 0, (uint64_t)st->st_size, &c, &end, &t->st->bytes);
+        r = copy_tail(t, ufd, jfd, 0, st, &c, e);
         if (r < 0)
                 return r;
-        if (ftruncate(jfd, (off_t)end) < 0)
-                return -errno;
-        e->size = end;
-        e->hash = chash_final(&c);
         t->st->copied++;
         return merge_copy_meta(&(struct entry_ref){.fd = ufd}, &(struct entry_ref){.fd = jfd}, st,
                                true);

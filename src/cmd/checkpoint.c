@@ -27,13 +27,6 @@
 #include "shared/log.h"
 #include "shared/util.h"
 
-#define DEFAULT_STORE CMD_DEFAULT_STORE
-
-struct opts {
-        const char *root, *store;
-        bool dry_run, if_due;
-};
-
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: ephemeral checkpoint [--root DIR] [--store DIR] [--dry-run] [--if-due]\n"
@@ -41,32 +34,12 @@ static void usage(FILE *f)
                    "that the next boot replays them if this one never shuts down cleanly.\n");
 }
 
-static int parse_args(struct opts *o, int argc, char *argv[])
-{
-        static const struct option opts[] = {
-            {"root", required_argument, NULL, 'r'}, {"store", required_argument, NULL, 's'},
-            {"dry-run", no_argument, NULL, 'n'},    {"if-due", no_argument, NULL, 'd'},
-            {"help", no_argument, NULL, 'h'},       {},
-        };
-        int c;
-
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (cmd_where_option(c, &o->root, &o->store))
-                        continue;
-                if (c == 'n') {
-                        o->dry_run = true;
-                } else if (c == 'd') {
-                        o->if_due = true;
-                } else if (c == 'h') {
-                        usage(stdout);
-                        return 0;
-                } else {
-                        usage(stderr);
-                        return -EINVAL;
-                }
-        }
-        return cmd_no_operands("checkpoint", argc, argv) ? 1 : -EINVAL;
-}
+static const struct cmd_syntax syntax = {
+    .name = "checkpoint",
+    .short_opts = "h",
+    .options = "rsndh",
+    .usage = usage,
+};
 
 /* An older mount recorded no journal: take it from the configuration. */
 static void journal_from_config(const char *root, struct state *s)
@@ -128,7 +101,7 @@ static bool due(struct journal *j, uint64_t interval, int storefd)
         return (int64_t)time(NULL) - last + 5 >= (int64_t)interval; /* timers jitter */
 }
 
-static int run(const struct opts *o, struct state *s, int storefd)
+static int run(const struct cmd_opts *o, struct state *s, int storefd)
 {
         struct journal j = {.fd = -EBADF};
         struct checkpoint_stats st;
@@ -169,10 +142,10 @@ static int run(const struct opts *o, struct state *s, int storefd)
 
 int cmd_checkpoint(int argc, char *argv[])
 {
-        struct opts o = {.root = "/", .store = DEFAULT_STORE};
+        struct cmd_opts o;
         _cleanup_free_ struct state *s = NULL;
         _cleanup_close_ int storefd = -EBADF, lockfd = -EBADF;
-        int r = parse_args(&o, argc, argv);
+        int r = cmd_parse(&syntax, argc, argv, &o);
 
         if (r <= 0)
                 return r == 0 ? EXIT_OK : EXIT_USAGE;

@@ -141,15 +141,15 @@ static int visit(const struct upper_entry *e, void *userdata)
         return 0;
 }
 
-static void help(void)
+static void usage(FILE *f)
 {
-        printf("Usage: ephemeral diff [--store DIR] [--root DIR] [DIR...]\n"
-               "\n"
-               "List what flush would write to disk: A added, M modified, D deleted,\n"
-               "O opaque (directory replaced with its contents). DIR limits the output to\n"
-               "paths at or below it; it must be an overlaid dir or lie inside one.\n"
-               "  --store DIR  the store (default /run/initramfs/ephemeral)\n"
-               "  --root DIR   where the overlaid dirs and their lower dirs are (default /)\n");
+        fprintf(f, "Usage: ephemeral diff [--store DIR] [--root DIR] [DIR...]\n"
+                   "\n"
+                   "List what flush would write to disk: A added, M modified, D deleted,\n"
+                   "O opaque (directory replaced with its contents). DIR limits the output to\n"
+                   "paths at or below it; it must be an overlaid dir or lie inside one.\n"
+                   "  --store DIR  the store (default /run/initramfs/ephemeral)\n"
+                   "  --root DIR   where the overlaid dirs and their lower dirs are (default /)\n");
 }
 
 /* Index of the overlay holding filter f, or -1. */
@@ -162,32 +162,29 @@ static int dir_of(const struct state *s, const char *f)
         return -1;
 }
 
+static const struct cmd_syntax syntax = {
+    .name = "diff",
+    .short_opts = "s:r:h",
+    .options = "srh",
+    .operands = true,
+    .usage = usage,
+};
+
 int cmd_diff(int argc, char *argv[])
 {
-        static const struct option options[] = {
-            {"store", required_argument, NULL, 's'},
-            {"root", required_argument, NULL, 'r'},
-            {"help", no_argument, NULL, 'h'},
-            {},
-        };
-        const char *store = CMD_DEFAULT_STORE, *root = "/";
+        struct cmd_opts o;
         static char norm[64][PATH_MAX];
         _cleanup_free_ struct state *s = NULL;
         _cleanup_close_ int storefd = -EBADF;
         int owner[64];
         unsigned n_filters = 0;
         bool failed = false;
-        int c;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "s:r:h", options, NULL)) >= 0) {
-                if (cmd_where_option(c, &root, &store))
-                        continue;
-                if (c != 'h')
-                        return EXIT_USAGE;
-                help();
-                return EXIT_OK;
-        }
-        storefd = store_open(store, "diff", &s);
+        r = cmd_parse(&syntax, argc, argv, &o);
+        if (r <= 0)
+                return r == 0 ? EXIT_OK : EXIT_USAGE;
+        storefd = store_open(o.store, "diff", &s);
         if (storefd < 0)
                 return EXIT_SYSTEM;
         for (int i = optind; i < argc; i++) {
@@ -220,13 +217,13 @@ int cmd_diff(int argc, char *argv[])
                 upperfd = store_open_upper(storefd, &s->dirs[i]);
                 if (upperfd < 0)
                         continue; /* a failed mount or a flushed dir: no changes */
-                lowerfd = store_open_lower(root, &s->dirs[i]);
+                lowerfd = store_open_lower(o.root, &s->dirs[i]);
                 if (lowerfd < 0) {
                         failed = true;
                         continue;
                 }
                 ctx.lowerfd = lowerfd;
-                int r = upper_walk(upperfd, visit, &ctx);
+                r = upper_walk(upperfd, visit, &ctx);
                 if (r < 0) {
                         log_errno(r, "%s: cannot walk its upper dir", s->dirs[i].path);
                         failed = true;

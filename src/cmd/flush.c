@@ -191,32 +191,12 @@ static void append_log(struct flush_run *f, const char *line)
                 log_warning_errno(r, "cannot write %s/%s", LOG_DIR, LOG_FILE);
 }
 
-static int parse_args(struct flush_run *f, int argc, char *argv[])
-{
-        static const struct option opts[] = {
-            {"root", required_argument, NULL, 'r'},
-            {"store", required_argument, NULL, 's'},
-            {"dry-run", no_argument, NULL, 'n'},
-            {"help", no_argument, NULL, 'h'},
-            {},
-        };
-        int c;
-
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (cmd_where_option(c, &f->root, &f->store))
-                        continue;
-                if (c == 'n') {
-                        f->dry_run = true;
-                } else if (c == 'h') {
-                        usage(stdout);
-                        return 0;
-                } else {
-                        usage(stderr);
-                        return -EINVAL;
-                }
-        }
-        return cmd_no_operands("flush", argc, argv) ? 1 : -EINVAL;
-}
+static const struct cmd_syntax syntax = {
+    .name = "flush",
+    .short_opts = "h",
+    .options = "rsnh",
+    .usage = usage,
+};
 
 /* The store or its state is missing or unreadable (err). Fail closed: "nothing to
  * merge" (0) only when no overlay still keeps changes in the store. */
@@ -253,17 +233,19 @@ int cmd_flush(int argc, char *argv[])
         double start = now_sec();
         time_t wall = time(NULL);
         char line[sizeof(f.summary) + 128], stamp[32];
+        struct cmd_opts o;
         int r;
 
-        f = (struct flush_run){.root = "/",
-                               .store = CMD_DEFAULT_STORE,
+        r = cmd_parse(&syntax, argc, argv, &o);
+        if (r <= 0)
+                return r == 0 ? EXIT_OK : EXIT_USAGE;
+        f = (struct flush_run){.root = o.root,
+                               .store = o.store,
+                               .dry_run = o.dry_run,
                                .storefd = -1,
                                .journal = {.j = {.fd = -EBADF}, .t = {.fd = -EBADF}}};
         for (unsigned i = 0; i < ARRAY_SIZE(f.targets); i++)
                 f.targets[i].fd = -EBADF;
-        r = parse_args(&f, argc, argv);
-        if (r <= 0)
-                return r == 0 ? EXIT_OK : EXIT_USAGE;
         raise_fd_limit();
 
         f.storefd = open(f.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -1,25 +1,57 @@
 /* SPDX-License-Identifier: MIT */
-/* options: the option handling every command shares (see options.h). */
-#include <getopt.h>
+/* options: the option parsing the commands share (see options.h). */
+#include <errno.h>
+#include <string.h>
 
 #include "cmd/options.h"
 #include "shared/log.h"
+#include "shared/util.h"
 
-bool cmd_where_option(int c, const char **root, const char **store)
-{
-        if (c == 'r')
-                *root = optarg;
-        else if (c == 's')
-                *store = optarg;
-        else
-                return false;
-        return true;
-}
+static const struct option all_options[] = {
+    {"root", required_argument, NULL, 'r'}, {"store", required_argument, NULL, 's'},
+    {"dry-run", no_argument, NULL, 'n'},    {"if-due", no_argument, NULL, 'd'},
+    {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
+};
 
-bool cmd_no_operands(const char *cmd, int argc, char *argv[])
+int cmd_parse(const struct cmd_syntax *syn, int argc, char *argv[], struct cmd_opts *o)
 {
-        if (optind >= argc)
-                return true;
-        log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
-        return false;
+        struct option table[ARRAY_SIZE(all_options) + 1] = {};
+        unsigned n = 0;
+        int c;
+
+        for (unsigned i = 0; i < ARRAY_SIZE(all_options); i++)
+                if (strchr(syn->options, all_options[i].val))
+                        table[n++] = all_options[i];
+
+        *o = (struct cmd_opts){.root = "/", .store = CMD_DEFAULT_STORE};
+        while ((c = getopt_long(argc, argv, syn->short_opts, table, NULL)) >= 0) {
+                switch (c) {
+                case 'r':
+                        o->root = optarg;
+                        break;
+                case 's':
+                        o->store = optarg;
+                        break;
+                case 'n':
+                        o->dry_run = true;
+                        break;
+                case 'd':
+                        o->if_due = true;
+                        break;
+                case 'j':
+                        o->json = true;
+                        break;
+                case 'h':
+                        syn->usage(stdout);
+                        return 0;
+                default:
+                        syn->usage(stderr);
+                        return -EINVAL;
+                }
+        }
+        if (!syn->operands && optind < argc) {
+                log_error("%s: unexpected argument '%s'", syn->name, argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
 }

@@ -120,61 +120,51 @@ static void print_checkpoint_text(const struct ckpt_info *ci)
                 printf("last shutdown: %s\n", ci->outcome);
 }
 
-static void help(void)
+static void usage(FILE *f)
 {
-        printf("Usage: ephemeral status [--store DIR] [--root DIR] [--json]\n"
-               "\n"
-               "Show each overlay (dir, mode, state, mounted, RAM of its changes, changed\n"
-               "entries) and the store's use; warn when the initramfs's copy of\n"
-               "/etc/ephemeral.conf differs from the root's (rebuild the image).\n"
-               "  --store DIR  the store (default /run/initramfs/ephemeral)\n"
-               "  --root DIR   where the overlaid dirs are seen (default /)\n"
-               "  --json       machine-readable output\n"
-               "Changed entries: files, symlinks, deletions and other non-directories in the\n"
-               "upper, plus opaque (replaced) directories.\n");
+        fprintf(f, "Usage: ephemeral status [--store DIR] [--root DIR] [--json]\n"
+                   "\n"
+                   "Show each overlay (dir, mode, state, mounted, RAM of its changes, changed\n"
+                   "entries) and the store's use; warn when the initramfs's copy of\n"
+                   "/etc/ephemeral.conf differs from the root's (rebuild the image).\n"
+                   "  --store DIR  the store (default /run/initramfs/ephemeral)\n"
+                   "  --root DIR   where the overlaid dirs are seen (default /)\n"
+                   "  --json       machine-readable output\n"
+                   "Changed entries: files, symlinks, deletions and other non-directories in the\n"
+                   "upper, plus opaque (replaced) directories.\n");
 }
+
+static const struct cmd_syntax syntax = {
+    .name = "status",
+    .short_opts = "s:r:jh",
+    .options = "srjh",
+    .usage = usage,
+};
 
 int cmd_status(int argc, char *argv[])
 {
-        static const struct option options[] = {
-            {"store", required_argument, NULL, 's'},
-            {"root", required_argument, NULL, 'r'},
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {},
-        };
-        const char *store = CMD_DEFAULT_STORE, *root = "/";
         _cleanup_free_ struct state *s = NULL;
         _cleanup_close_ int storefd = -EBADF;
+        struct cmd_opts o;
         struct usage u[CONFIG_MAX_DIRS] = {};
         bool mounted[CONFIG_MAX_DIRS];
-        bool json = false, failed = false, stale;
+        bool json, failed = false, stale;
         uint64_t size = 0, used = 0;
         struct statfs sfs;
         static struct ckpt_info ci;
         char b1[32], b2[32];
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "s:r:jh", options, NULL)) >= 0) {
-                if (cmd_where_option(c, &root, &store))
-                        continue;
-                if (c == 'j') {
-                        json = true;
-                } else if (c == 'h') {
-                        help();
-                        return EXIT_OK;
-                } else {
-                        return EXIT_USAGE;
-                }
-        }
-        if (!cmd_no_operands("status", argc, argv))
-                return EXIT_USAGE;
-        storefd = store_open(store, "status", &s);
+        r = cmd_parse(&syntax, argc, argv, &o);
+        if (r <= 0)
+                return r == 0 ? EXIT_OK : EXIT_USAGE;
+        json = o.json;
+        storefd = store_open(o.store, "status", &s);
         if (storefd < 0)
                 return EXIT_SYSTEM;
         for (unsigned i = 0; i < s->n_dirs; i++) {
                 _cleanup_close_ int fd = store_open_upper(storefd, &s->dirs[i]);
-                mounted[i] = store_overlay_mounted(root, &s->dirs[i]);
+                mounted[i] = store_overlay_mounted(o.root, &s->dirs[i]);
                 if (fd < 0)
                         continue; /* e.g. a failed mount: nothing in RAM */
                 r = upper_walk(fd, count, &u[i]);
@@ -186,13 +176,13 @@ int cmd_status(int argc, char *argv[])
                 if (fstat(fd, &st) == 0)
                         u[i].bytes += (uint64_t)st.st_blocks * 512;
         }
-        checkpoint_info(root, storefd, s, &ci);
-        r = imageconf_stale(storefd, root);
+        checkpoint_info(o.root, storefd, s, &ci);
+        r = imageconf_stale(storefd, o.root);
         if (r < 0)
                 log_warning_errno(r,
                                   "cannot compare the configuration this boot read from the "
                                   "initramfs with %s/etc/ephemeral.conf",
-                                  streq(root, "/") ? "" : root);
+                                  streq(o.root, "/") ? "" : o.root);
         stale = r > 0;
         if (stale)
                 log_warning("the initramfs carries another /etc/ephemeral.conf than the "
@@ -206,7 +196,7 @@ int cmd_status(int argc, char *argv[])
 
         if (json) {
                 printf("{\"store\":{\"path\":");
-                json_string(stdout, store);
+                json_string(stdout, o.store);
                 printf(",\"size_bytes\":%" PRIu64 ",\"used_bytes\":%" PRIu64
                        ",\"cap_bytes\":%" PRIu64 "},\"image_config_stale\":%s,\"overlays\":[",
                        size, used, s->cap, stale ? "true" : "false");
@@ -230,7 +220,7 @@ int cmd_status(int argc, char *argv[])
                                dir_mode_to_string(s->dirs[i].mode),
                                state_status_to_string(s->dirs[i].status), mounted[i] ? "yes" : "no",
                                format_size(u[i].bytes, b1, sizeof(b1)), u[i].changes);
-                printf("store %s: %s used of %s", store, format_size(used, b1, sizeof(b1)),
+                printf("store %s: %s used of %s", o.store, format_size(used, b1, sizeof(b1)),
                        format_size(size, b2, sizeof(b2)));
                 if (size)
                         printf(" (%" PRIu64 "%%)", used * 100 / size);

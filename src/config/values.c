@@ -100,30 +100,16 @@ int parse_size(const char *s, struct size_spec *ret)
 
         if (r < 0)
                 return r;
-        switch (*p) {
-        case '\0':
-                break;
-        case '%':
+        if (*p == '%') {
                 percent = true;
-                break;
-        case 'k':
-        case 'K':
-                mul = 1ULL << 10;
-                break;
-        case 'm':
-        case 'M':
-                mul = 1ULL << 20;
-                break;
-        case 'g':
-        case 'G':
-                mul = 1ULL << 30;
-                break;
-        case 't':
-        case 'T':
-                mul = 1ULL << 40;
-                break;
-        default:
-                return -EINVAL;
+        } else if (*p != '\0') {
+                /* k, M, G, T (either case): powers of 1024 */
+                static const char units[] = "kmgt";
+                const char *u = memchr(units, tolower((unsigned char)*p), sizeof(units) - 1);
+
+                if (!u)
+                        return -EINVAL;
+                mul = 1ULL << (10 * (u - units + 1));
         }
         if (*p != '\0' && p[1] != '\0')
                 return -EINVAL;

@@ -125,31 +125,52 @@ int openat_dir_nofollow(int dirfd, const char *name, int flags)
         return -errno;
 }
 
-int open_dir_walk(int dirfd, const char *path, int flags)
+/* Moves *cur on to next (an fd, or -errno passed through). */
+static int step_into(int *cur, int next)
+{
+        if (next < 0)
+                return next;
+        safe_close(*cur);
+        *cur = next;
+        return 0;
+}
+
+/* The dir fd refers to, opened again with flags. */
+static int reopen_dir(int fd, int flags)
+{
+        int r = openat(fd, ".", flags | O_DIRECTORY | O_CLOEXEC);
+
+        return r < 0 ? -errno : r;
+}
+
+/* One component at a time beneath dirfd, never following a symlink or "..": with
+ * create, each missing component is made first (mode). Returns the last dir opened
+ * with flags. */
+static int walk_beneath(int dirfd, const char *path, int flags, bool create, mode_t mode)
 {
         _cleanup_close_ int cur = -EBADF;
         char comp[NAME_MAX + 1];
         const char *p = path;
-        int fd, r;
+        int r;
 
         cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cur < 0)
                 return -errno;
         while ((r = next_component(&p, comp)) > 0) {
-                int next;
-
-                if (streq(comp, ".."))
-                        return -EXDEV;
-                next = openat_dir_nofollow(cur, comp, O_PATH);
-                if (next < 0)
-                        return next;
-                safe_close(cur);
-                cur = next;
+                if (streq(comp, "..") || (create && streq(comp, ".")))
+                        return create ? -EINVAL : -EXDEV;
+                if (create && mkdirat(cur, comp, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                r = step_into(&cur, openat_dir_nofollow(cur, comp, O_PATH));
+                if (r < 0)
+                        return r;
         }
-        if (r < 0)
-                return r;
-        fd = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+        return r < 0 ? r : reopen_dir(cur, flags);
+}
+
+int open_dir_walk(int dirfd, const char *path, int flags)
+{
+        return walk_beneath(dirfd, path, flags, false, 0);
 }
 
 /* Is fd the same dir as rootfd? */
@@ -170,7 +191,7 @@ int open_dir_in_root_walk(int rootfd, const char *path, int flags)
         char comp[NAME_MAX + 1];
         const char *p;
         unsigned links = 0;
-        int r, fd;
+        int r;
 
         if (!rest)
                 return -ENOMEM;
@@ -182,7 +203,6 @@ int open_dir_in_root_walk(int rootfd, const char *path, int flags)
                 char target[PATH_MAX];
                 struct stat st;
                 ssize_t n;
-                int next;
 
                 if (streq(comp, "."))
                         continue;
@@ -210,16 +230,11 @@ int open_dir_in_root_walk(int rootfd, const char *path, int flags)
                         }
                         continue;
                 }
-                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0)
-                        return -errno;
-                safe_close(cur);
-                cur = next;
+                r = step_into(&cur, openat_dir_nofollow(cur, comp, O_PATH));
+                if (r < 0)
+                        return r;
         }
-        if (r < 0)
-                return r;
-        fd = openat(cur, ".", flags | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+        return r < 0 ? r : reopen_dir(cur, flags);
 }
 
 int open_dir_in_root(int rootfd, const char *path, int flags)
@@ -273,30 +288,7 @@ int open_dir_beneath(int dirfd, const char *path, int flags)
 
 int mkdir_p_beneath(int dirfd, const char *path, mode_t mode)
 {
-        _cleanup_close_ int cur = -EBADF;
-        char comp[NAME_MAX + 1];
-        const char *p = path;
-        int r;
-
-        cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cur < 0)
-                return -errno;
-        while ((r = next_component(&p, comp)) > 0) {
-                int next;
-
-                if (streq(comp, "..") || streq(comp, "."))
-                        return -EINVAL;
-                if (mkdirat(cur, comp, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                next = openat_dir_nofollow(cur, comp, O_RDONLY);
-                if (next < 0)
-                        return next;
-                safe_close(cur);
-                cur = next;
-        }
-        if (r < 0)
-                return r;
-        return take_fd(&cur);
+        return walk_beneath(dirfd, path, O_RDONLY, true, mode);
 }
 
 int parse_u64(const char *s, uint64_t *ret)

@@ -53,6 +53,30 @@ TEST(open_dir_walk_names_a_symlink)
         remove_tree();
 }
 
+TEST(mkdir_p_beneath_creates_each_missing_dir)
+{
+        int fd = make_tree(), r;
+        struct stat st;
+
+        r = mkdir_p_beneath(fd, "a/new/deeper", 0700);
+        ASSERT_TRUE(r >= 0);
+        /* the fd returned is the last dir, open for reading and writing into */
+        ASSERT_EQ(mkdirat(r, "inside", 0755), 0);
+        close(r);
+        ASSERT_EQ(fstatat(fd, "a/new/deeper/inside", &st, AT_SYMLINK_NOFOLLOW), 0);
+        ASSERT_EQ(fstatat(fd, "a/new", &st, AT_SYMLINK_NOFOLLOW), 0);
+        ASSERT_EQ(st.st_mode & 07777, 0700);
+        r = mkdir_p_beneath(fd, "a/new/deeper", 0700); /* existing: fine */
+        ASSERT_TRUE(r >= 0);
+        close(r);
+        ASSERT_EQ(mkdir_p_beneath(fd, "a/../x", 0755), -EINVAL);
+        ASSERT_EQ(mkdir_p_beneath(fd, "a/./x", 0755), -EINVAL);
+        ASSERT_EQ(mkdir_p_beneath(fd, "a/file/x", 0755), -ENOTDIR);
+        ASSERT_EQ(fstatat(fd, "x", &st, AT_SYMLINK_NOFOLLOW), -1);
+        close(fd);
+        remove_tree();
+}
+
 TEST(open_dir_in_root)
 {
         int fd = make_tree(), r;
