@@ -23,8 +23,10 @@ scenarios_build() {
 	fi
 }
 
-# run_scenario NAME CMDLINE [--reboot|--crash|--shinit]: one boot of a fresh copy of
-# base.img; QEMU's exit status and the time go to $E2E_RUN/NAME.rc.
+# run_scenario NAME CMDLINE [--reboot|--crash|--crash-boot|--shinit]: one boot of a
+# fresh copy of base.img; QEMU's exit status and the time go to $E2E_RUN/NAME.rc.
+# --crash kills QEMU when the guest says KILLME; --crash-boot then boots the same
+# image again as NAME-2 (its console, result and rc under that name).
 run_scenario() {
 	local name=$1 cmdline=$2 mode=${3:-} img=$E2E_RUN/$1.img start rc i
 	if [ "$mode" = --shinit ]; then
@@ -33,7 +35,7 @@ run_scenario() {
 	fi
 	cp --sparse=always "$E2E_DIR/base.img" "$img"
 	start=$(date +%s)
-	if [ "$mode" = --crash ]; then
+	if [ "$mode" = --crash ] || [ "$mode" = --crash-boot ]; then
 		e2e_boot "$name" "$img" "$cmdline" 2>"$E2E_RUN/$name.stderr" &
 		# Pull the plug as soon as the guest says its changes are made.
 		for ((i = 0; i < E2E_BOOT_TIMEOUT; i++)); do
@@ -49,6 +51,11 @@ run_scenario() {
 		rc=$?
 	fi
 	echo "$rc $(($(date +%s) - start))" >"$E2E_RUN/$name.rc"
+	if [ "$mode" = --crash-boot ]; then
+		start=$(date +%s)
+		e2e_boot "$name-2" "$img" "$cmdline" 2>"$E2E_RUN/$name-2.stderr"
+		echo "$? $(($(date +%s) - start))" >"$E2E_RUN/$name-2.rc"
+	fi
 }
 
 # run_scenarios "NAME|CMDLINE|MODE"...: all of them, two at a time.
@@ -98,6 +105,11 @@ scenario_done() {
 		diag "---- $1: last lines of the guest console ($E2E_RUN/$1.console)"
 		tail -40 "$E2E_RUN/$1.console" | tr -d '\r' | sed 's/^/#   /'
 		sed 's/^/#   qemu: /' "$E2E_RUN/$1.stderr"
+		if [ -f "$E2E_RUN/$1-2.console" ]; then
+			diag "---- $1: last lines of the console of its second boot"
+			tail -40 "$E2E_RUN/$1-2.console" | tr -d '\r' | sed 's/^/#   /'
+			sed 's/^/#   qemu: /' "$E2E_RUN/$1-2.stderr"
+		fi
 	fi
 	failed_before=$_tap_failed
 }
@@ -212,4 +224,45 @@ assert_crash() {
 	image_manifest "$E2E_RUN/$name.img" /var/log >"$E2E_RUN/$name-disk-varlog.manifest"
 	same_manifest "$name: disk /etc exactly as before the boot" "$E2E_RUN/base-etc.manifest" "$E2E_RUN/$name-disk-etc.manifest"
 	same_manifest "$name: disk /var/log exactly as before the boot" "$E2E_RUN/base-varlog.manifest" "$E2E_RUN/$name-disk-varlog.manifest"
+}
+
+# The checkpoint scenarios (--crash-boot): boot 1 made changes, checkpointed and lost
+# its power; boot 2 replayed the checkpoint, said so on the console, and powered off.
+assert_cut_then_replay() {
+	local name=$1 rc secs
+	read -r rc secs <"$E2E_RUN/$name.rc"
+	assert_eq "$name: boot 1 killed after the guest's changes ($secs s)" 137 "$rc"
+	check "$name: boot 1 signalled its changes were made" grep -q '^KILLME' "$E2E_RUN/$name.result"
+	guest_checks "$name"
+	boot_status "$name-2" 0
+	guest_checks "$name-2"
+	check "$name: boot 2's console says the checkpoint was replayed" \
+		in_console "$name-2" "last shutdown did not complete: replayed the checkpoint of"
+	fsck_clean "$name"
+}
+
+# Write A, checkpoint, write B, power cut: A on the disk, B not.
+assert_ckpt() {
+	local name=$1
+	assert_cut_then_replay "$name"
+	assert_eq "$name: the checkpointed content on disk" A "$(image_cat "$E2E_RUN/$name.img" /etc/e2e-ckpt)"
+	check_fails "$name: the file made after the checkpoint is not" image_cat "$E2E_RUN/$name.img" /etc/e2e-ckpt-b
+	assert_eq "$name: the checkpointed log on disk" "log A" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-ckpt.log)"
+	check_fails "$name: the checkpointed deletion on disk" image_cat "$E2E_RUN/$name.img" /etc/e2e-fixture/delete
+}
+
+# apt-get install of a package with a conffile, power cut: the conffile on disk.
+assert_ckpt_apt() {
+	local name=$1
+	assert_cut_then_replay "$name"
+	assert_eq "$name: the package's conffile on disk" "shipped by e2e-conffile 1.0" \
+		"$(image_cat "$E2E_RUN/$name.img" /etc/e2e-conffile.conf)"
+}
+
+# Power cut in the middle of a checkpoint: the previous one was replayed.
+assert_ckpt_torn() {
+	local name=$1
+	assert_cut_then_replay "$name"
+	assert_eq "$name: the previous checkpoint's content on disk" A "$(image_cat "$E2E_RUN/$name.img" /etc/e2e-ckpt)"
+	check_fails "$name: nothing of the interrupted checkpoint on disk" image_cat "$E2E_RUN/$name.img" /var/log/e2e-big/log1
 }

@@ -4,7 +4,8 @@
 # boot per scenario, that the overlays are mounted at boot and merged to disk by the
 # shutdown initramfs. The guest (guest/e2e-guest.sh) reports over a second serial
 # port; the host then inspects the disk image read-only and runs e2fsck -fn.
-# Scenarios: default, reboot, discard, off, badcmdline, crash, shinit (see below).
+# Scenarios: default, reboot, discard, off, badcmdline, crash, shinit, and the power
+# cuts after checkpoints ckpt, ckpt-apt, ckpt-torn (see below).
 set -uo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=tests/lib/lib.sh
@@ -29,6 +30,9 @@ scenarios=(
 	"discard|ephemeral_test=discard ephemeral.dirs=/etc:discard|"
 	"off|ephemeral_test=off ephemeral=off|"
 	"shinit|ephemeral_test=shinit|--shinit"
+	"ckpt|ephemeral_test=ckpt|--crash-boot"
+	"ckpt-apt|ephemeral_test=ckpt-apt|--crash-boot"
+	"ckpt-torn|ephemeral_test=ckpt-torn ephemeral.size=400M|--crash-boot"
 )
 run_scenarios "${scenarios[@]}"
 
@@ -68,6 +72,15 @@ assert_eq "$name: change on disk" "written under the shell-init initramfs" \
 summary=$(image_cat "$E2E_RUN/$name.img" /var/log/ephemeral.log 2>/dev/null | tail -1)
 assert_match "$name: flush summary appended to /var/log/ephemeral.log" 'flush: /etc: [0-9]+ written' "$summary"
 scenario_done $name
+
+# 8.-10. Checkpoints: a power cut after a checkpoint, after an apt transaction (its
+# hook checkpoints), in the middle of a checkpoint; the next boot replays.
+assert_ckpt ckpt
+scenario_done ckpt
+assert_ckpt_apt ckpt-apt
+scenario_done ckpt-apt
+assert_ckpt_torn ckpt-torn
+scenario_done ckpt-torn
 
 rm -f "$E2E_RUN"/*.img
 finish

@@ -5,7 +5,7 @@
 #   PASS <check> | FAIL <check> <why>      checks made inside the guest
 #   INFO <text>                            context for the log
 #   BEGIN <name> ... END <name>            a block of data (e.g. a manifest)
-#   KILLME                                 scenario "crash": kill QEMU now
+#   KILLME                                 scenarios "crash", "ckpt*": kill QEMU now
 #   DONE <action>                          last line before poweroff/reboot
 # The host (tests/e2e/test-dracut-boot.sh) asserts on these and on the disk image.
 set -uo pipefail
@@ -97,6 +97,60 @@ change_varlog() {
 		rm /var/log/e2e-delete.log
 }
 
+# Scenarios of two boots with a power cut between them (ckpt*): a counter outside the
+# overlays, on the disk, tells the boots apart.
+next_boot() {
+	local n
+	n=$(($(cat /var/lib/e2e-boots 2>/dev/null || echo 0) + 1))
+	echo "$n" >/var/lib/e2e-boots && sync /var/lib/e2e-boots
+	out "INFO boot $n"
+	echo "$n"
+}
+# power_cut: the host kills QEMU now; what the guest wrote to its disk stays, its
+# page cache and the RAM store are gone.
+power_cut() {
+	sync
+	out KILLME
+	sleep infinity
+}
+# A boot line `ephemeral mount` appended to /var/log/ephemeral.log.
+boot_line_says() { grep -F -- " boot: $1" /var/log/ephemeral.log; }
+# A package shipping a conffile, built here (dpkg-deb), installed from the file.
+make_conffile_deb() {
+	local d=/var/tmp/e2e-pkg
+	rm -rf "$d" && mkdir -p "$d/DEBIAN" "$d/etc" || return 1
+	printf '%s\n' 'Package: e2e-conffile' 'Version: 1.0' 'Architecture: all' \
+		'Maintainer: e2e <e2e@localhost>' 'Description: ephemeral e2e: one conffile' >"$d/DEBIAN/control"
+	echo /etc/e2e-conffile.conf >"$d/DEBIAN/conffiles"
+	echo "shipped by e2e-conffile 1.0" >"$d/etc/e2e-conffile.conf"
+	dpkg-deb --root-owner-group --build "$d" /var/tmp/e2e-conffile.deb
+}
+apt_install_local() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/tmp/e2e-conffile.deb; }
+pkg_installed() { [ "$(dpkg-query -W -f='${Status}' e2e-conffile)" = "install ok installed" ]; }
+# checkpoint_stopped_midway: a checkpoint of the big logs is started and frozen
+# (SIGSTOP) once its new generation holds some of them, not yet current; then sync,
+# so its partial files are on the disk when the power goes.
+checkpoint_stopped_midway() {
+	local j=/var/lib/ephemeral/journal cur next pid i
+	cur=$(readlink "$j/current") || { echo "no current checkpoint"; return 1; }
+	next=gen-$((${cur#gen-} + 1))
+	ephemeral checkpoint >/dev/null 2>&1 &
+	pid=$!
+	for ((i = 0; i < 6000; i++)); do
+		if [ -n "$(find "$j/$next" -name 'log*' -size +1M 2>/dev/null | head -1)" ]; then
+			kill -STOP "$pid"
+			sync
+			[ "$(readlink "$j/current")" = "$cur" ] || { echo "the checkpoint became current before it was stopped"; return 1; }
+			echo "stopped with $(du -sk "$j/$next" | cut -f1) KiB of $next written"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || { echo "the checkpoint ended before it was stopped"; return 1; }
+		sleep 0.05
+	done
+	echo "no sign of $next after 300 s"
+	return 1
+}
+
 # Never hang the test: whatever happens, power off after a while.
 (sleep 240 && out "FAIL guest-watchdog scenario did not finish in 240 s" && power poweroff -f) &
 
@@ -177,6 +231,55 @@ crash)
 	sync
 	out KILLME
 	sleep infinity
+	;;
+ckpt)
+	# Write A, checkpoint, write B, power cut: the next boot replays the checkpoint
+	# (A, with its deletion and its log) and says so; B is lost.
+	if [ "$(next_boot)" = 1 ]; then
+		check etc-is-overlay is_overlay /etc
+		check write-a sh -c 'echo A >/etc/e2e-ckpt && echo "log A" >/var/log/e2e-ckpt.log && rm /etc/e2e-fixture/delete'
+		check checkpoint ephemeral checkpoint
+		check write-b sh -c 'echo B >/etc/e2e-ckpt && echo B >/etc/e2e-ckpt-b && echo "log B" >>/var/log/e2e-ckpt.log'
+		power_cut
+	fi
+	check boot2-etc-is-overlay is_overlay /etc
+	check boot2-has-a grep -qx A /etc/e2e-ckpt
+	check boot2-log-is-a grep -qx "log A" /var/log/e2e-ckpt.log
+	check boot2-no-b test ! -e /etc/e2e-ckpt-b
+	check boot2-deletion-replayed test ! -e /etc/e2e-fixture/delete
+	check boot2-boot-line boot_line_says "last shutdown did not complete: replayed the checkpoint of"
+	block status ephemeral status
+	finish poweroff
+	;;
+ckpt-apt)
+	# apt-get install of a local package with a conffile, power cut right after:
+	# the apt hook checkpointed the transaction, the next boot has the conffile.
+	if [ "$(next_boot)" = 1 ]; then
+		check build-deb make_conffile_deb
+		check apt-install apt_install_local
+		power_cut
+	fi
+	check boot2-package-installed pkg_installed
+	check boot2-has-conffile grep -qx "shipped by e2e-conffile 1.0" /etc/e2e-conffile.conf
+	check boot2-boot-line boot_line_says "last shutdown did not complete: replayed the checkpoint of"
+	finish poweroff
+	;;
+ckpt-torn)
+	# A checkpoint, then 100 MB of logs and a second checkpoint frozen half-way, power
+	# cut: the next boot replays the first one; a new checkpoint then works.
+	if [ "$(next_boot)" = 1 ]; then
+		check write-a sh -c 'echo A >/etc/e2e-ckpt'
+		check checkpoint ephemeral checkpoint
+		check write-big-logs write_big_logs 100
+		check write-b sh -c 'echo B >/etc/e2e-ckpt'
+		check checkpoint-stopped-midway checkpoint_stopped_midway
+		power_cut
+	fi
+	check boot2-has-a grep -qx A /etc/e2e-ckpt
+	check boot2-no-big-logs test ! -e /var/log/e2e-big
+	check boot2-boot-line boot_line_says "last shutdown did not complete: replayed the checkpoint of"
+	check boot2-checkpoint ephemeral checkpoint
+	finish poweroff
 	;;
 shinit)
 	# Booted with the initramfs that uses dracut's shell init instead of systemd.
