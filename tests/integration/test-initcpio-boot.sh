@@ -9,7 +9,8 @@
 # /run/initramfs/oldroot, exec /shutdown VERB ... in a chroot there) and checks the
 # disk. Variants: the 'shutdown' hook after and before ours in HOOKS (we wrap its
 # /shutdown), no 'shutdown' hook (we provide the shutdown ramfs), the sd-shutdown ramfs
-# of systemd images, a failing flush (the shutdown goes on), ephemeral=off, bad
+# of systemd images, a failing flush (the shutdown goes on), the store unmounted under
+# the overlays (the flush fails loudly), ephemeral=off, bad
 # settings and a missing binary (the boot goes on).
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
@@ -218,6 +219,20 @@ if step "flushfail: boot" boot flushfail quiet base ephemeral shutdown; then
 	assert_match "flushfail: the failure is reported" 'merging the RAM overlays down to the disk failed' \
 		"$(cat "$SCRATCH/shutdown.out")"
 	assert_match "flushfail: the original /shutdown still runs, same argv" '^argv=reboot$' "$(cat "$S/shutdown.record" 2>&1)"
+fi
+
+# --- the store was unmounted under the overlays (its changes are unreachable): the
+# flush says so loudly and fails, never "nothing to merge"; the shutdown goes on
+if step "storegone: boot" boot storegone quiet base ephemeral shutdown; then
+	check "storegone: the system writes through the overlays" use_system
+	check "storegone: the store unmounts while the overlays use it" umount "$BR/run/initramfs/ephemeral"
+	step "storegone: shutdown pivot" pivot
+	run_shutdown poweroff
+	out=$(cat "$SCRATCH/shutdown.out")
+	assert_match "storegone: the unreachable changes are named" 'overlay on /oldroot/etc .*UNREACHABLE' "$out"
+	assert_match "storegone: the failure is reported" 'merging the RAM overlays down to the disk failed' "$out"
+	check_fails "storegone: never 'nothing to merge'" grep -q 'nothing to merge' <<<"$out"
+	assert_match "storegone: the original /shutdown still runs" '^argv=poweroff$' "$(cat "$S/shutdown.record" 2>&1)"
 fi
 
 # --- bad settings: reported, skipped, the boot goes on with the rest
