@@ -106,6 +106,8 @@ next_boot() {
 	out "INFO boot $n"
 	echo "$n"
 }
+# Only the scenario's own checkpoints: no periodic one in between (if the timer is on).
+no_timer_checkpoints() { systemctl stop ephemeral-checkpoint.timer 2>/dev/null || :; }
 # power_cut: the host kills QEMU now; what the guest wrote to its disk stays, its
 # page cache and the RAM store are gone.
 power_cut() {
@@ -156,7 +158,11 @@ checkpoint_stopped_midway() {
 
 scenario=$(sed -n 's/.*ephemeral_test=\([^ ]*\).*/\1/p' /proc/cmdline)
 out "INFO scenario $scenario, kernel $(uname -r)"
-out "INFO system state $(systemctl is-system-running 2>/dev/null || echo "(no systemd: pid 1 is $(cat /proc/1/comm))")"
+if [ -d /run/systemd/system ]; then
+	out "INFO system state $(systemctl is-system-running 2>/dev/null)"
+else
+	out "INFO no systemd: pid 1 is $(cat /proc/1/comm)"
+fi
 block mounts findmnt -n -o TARGET,FSTYPE,OPTIONS -t overlay,tmpfs
 
 case "$scenario" in
@@ -236,6 +242,7 @@ ckpt)
 	# Write A, checkpoint, write B, power cut: the next boot replays the checkpoint
 	# (A, with its deletion and its log) and says so; B is lost.
 	if [ "$(next_boot)" = 1 ]; then
+		no_timer_checkpoints
 		check etc-is-overlay is_overlay /etc
 		check write-a sh -c 'echo A >/etc/e2e-ckpt && echo "log A" >/var/log/e2e-ckpt.log && rm /etc/e2e-fixture/delete'
 		check checkpoint ephemeral checkpoint
@@ -255,8 +262,11 @@ ckpt-apt)
 	# apt-get install of a local package with a conffile, power cut right after:
 	# the apt hook checkpointed the transaction, the next boot has the conffile.
 	if [ "$(next_boot)" = 1 ]; then
+		no_timer_checkpoints
+		check no-checkpoint-yet test ! -e /var/lib/ephemeral/journal/current
 		check build-deb make_conffile_deb
 		check apt-install apt_install_local
+		check apt-hook-checkpointed test -L /var/lib/ephemeral/journal/current
 		power_cut
 	fi
 	check boot2-package-installed pkg_installed
@@ -268,6 +278,7 @@ ckpt-torn)
 	# A checkpoint, then 100 MB of logs and a second checkpoint frozen half-way, power
 	# cut: the next boot replays the first one; a new checkpoint then works.
 	if [ "$(next_boot)" = 1 ]; then
+		no_timer_checkpoints
 		check write-a sh -c 'echo A >/etc/e2e-ckpt'
 		check checkpoint ephemeral checkpoint
 		check write-big-logs write_big_logs 100
