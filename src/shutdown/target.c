@@ -260,6 +260,26 @@ static int mount_private(const struct state_dir *d, const char *scratch, bool re
         t->fd = open_dir_beneath(mfd, d->fsroot, O_RDONLY);
         if (t->fd < 0)
                 return log_errno(t->fd, "%s: cannot open %s in %s", label, d->fsroot, dev);
+        /* Two filesystems can share a UUID (a cloned disk plugged in): merge only
+         * into the device the boot recorded, or say why not. */
+        if (major(d->dev) != 0) {
+                struct stat st;
+
+                if (fstat(t->fd, &st) < 0) {
+                        r = log_errno(errno, "%s: cannot stat %s in %s", label, d->fsroot, dev);
+                        t->fd = safe_close(t->fd);
+                        return r;
+                }
+                if (st.st_dev != d->dev) {
+                        t->fd = safe_close(t->fd);
+                        return log_errno(ENODEV,
+                                         "%s: %s (UUID %s) is %u:%u, not the device the boot "
+                                         "recorded (%u:%u): two filesystems may share the UUID; "
+                                         "not merging",
+                                         label, dev, d->uuid[0] ? d->uuid : "-", major(st.st_dev),
+                                         minor(st.st_dev), major(d->dev), minor(d->dev));
+                }
+        }
         return 0;
 }
 

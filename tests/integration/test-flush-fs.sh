@@ -89,6 +89,25 @@ if [ "$(blkid -U "$UUID" 2>/dev/null)" = "$LOOPDEV" ]; then
 	"$MANIFEST" "$R/etc" >"$SCRATCH/lower"
 	same_manifest "by UUID: lower == merged view" "$SCRATCH/merged" "$SCRATCH/lower"
 
+	# the UUID now names another device than the one the boot recorded (a clone of
+	# the disk with the same UUID, plugged in): never merge into it
+	umount "$R"
+	umount "$S" && rm -rf "$S" && make_store "$S"
+	mount "$LOOPDEV" "$R"
+	write_state "$S" "$(state_line "$R" /etc etc | sed 's/ dev=[^ ]*/ dev=7:250/')"
+	overlay_up "$R" /etc "$S" etc
+	printf 'not for the clone\n' >"$R/etc/a"
+	umount "$R/etc"
+	"$MANIFEST" "$R/etc" >"$SCRATCH/before-clone"
+	umount "$R"
+	out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+	assert_eq "UUID on another device: exit 111" 111 "$?"
+	assert_match "UUID on another device: says so" 'not the device the boot recorded \(7:250\)' "$out"
+	mount "$LOOPDEV" "$R"
+	"$MANIFEST" "$R/etc" >"$SCRATCH/after-clone"
+	same_manifest "UUID on another device: nothing merged into it" "$SCRATCH/before-clone" "$SCRATCH/after-clone"
+	check_fails "UUID on another device: no private mount left" grep -q "$S/.lower-" /proc/self/mounts
+
 	# unreachable and no such filesystem: a clear error
 	umount "$S" && rm -rf "$S" && make_store "$S"
 	mkdir -p "$S/etc/upper"
