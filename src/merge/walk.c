@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "shared/log.h"
@@ -187,7 +188,9 @@ static int write_file(struct merge_ctx *c, int udir, const char *name, const str
                       int ldir, const char *dst)
 {
         _cleanup_close_ int in = -EBADF, out = -EBADF;
+        struct merge_created cr;
         struct stat now;
+        mode_t mode;
         int r;
 
         in = openat(udir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NOATIME);
@@ -199,13 +202,20 @@ static int write_file(struct merge_ctx *c, int udir, const char *name, const str
                 return -errno;
         if (now.st_ino != st->st_ino || now.st_dev != st->st_dev)
                 return -ESTALE; /* replaced under us: nobody should be writing now */
-        out = openat(ldir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        /* A file that will be ours (root's, mostly) gets its permissions at once,
+         * since nobody but its final owner and group ever sees them; any other
+         * stays private to us until its owner is set. */
+        cr.owner = c->creator_known && now.st_uid == c->euid && now.st_gid == c->egid;
+        mode = cr.owner ? now.st_mode & 0777 : 0600;
+        cr.mode = mode & ~c->umask;
+        out = openat(ldir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (out < 0)
                 return -errno;
-        r = merge_copy_data(in, out, now.st_size, &c->st->bytes);
+        r = merge_copy_data(in, out, &now, &c->copy_method, &c->st->bytes);
         if (r >= 0)
-                r = merge_copy_meta(&(struct entry_ref){.fd = in}, &(struct entry_ref){.fd = out},
-                                    &now, true);
+                r = merge_copy_meta_created(&(struct entry_ref){.fd = in},
+                                            &(struct entry_ref){.fd = out}, &now,
+                                            c->creator_known ? &cr : NULL);
         if (r >= 0)
                 r = keep_old_user_xattrs(ldir, name, out);
         if (r < 0)
@@ -474,7 +484,35 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
 
 /* Merge upper dir udir into the existing lower dir ldir (both at rel). Pushes the
  * dir's job after those of its subdirs. Errors are logged and recorded. */
+/* Do new entries in ldir get the owner and permissions merge_ctx.creator_known
+ * promises? false when it cannot tell. */
+static bool creator_known(const struct merge_ctx *c, int ldir)
+{
+        struct stat st;
+
+        if (!c->local_fs || c->o->dry_run || fstat(ldir, &st) < 0 || st.st_gid != c->egid)
+                return false;
+        if (fgetxattr(ldir, "system.posix_acl_default", NULL, 0) >= 0)
+                return false;
+        return errno == ENODATA || errno == ENOTSUP;
+}
+
+static int walk_merge_dir(struct merge_ctx *c, int udir, int ldir, const char *rel);
+
+/* walk_merge_dir with creator_known for ldir (new dirs built inside it share it:
+ * they get its group and no default ACL). */
 static int walk_merge(struct merge_ctx *c, int udir, int ldir, const char *rel)
+{
+        bool outer = c->creator_known;
+        int r;
+
+        c->creator_known = creator_known(c, ldir);
+        r = walk_merge_dir(c, udir, ldir, rel);
+        c->creator_known = outer;
+        return r;
+}
+
+static int walk_merge_dir(struct merge_ctx *c, int udir, int ldir, const char *rel)
 {
         _cleanup_closedir_ DIR *d = open_stream(udir);
         struct job *j = job_new(rel);
@@ -521,7 +559,12 @@ static int refuse(struct merge_ctx *c, const char *rel, const char *which)
 }
 
 /* Prescan: overlayfs features that make the upper meaningless on its own, and a
- * tree deeper than the flush bounds its fds and memory for. udir is at depth. */
+ * tree deeper than the flush bounds its fds and memory for, found before anything
+ * changes (a refusal found in phase 1 would leave the lower dirs' times changed by
+ * the temporaries). udir is at depth. The scan runs in each dir as the cwd: an
+ * entry's xattrs are then listed by name in one call (there is no fd-relative
+ * call that does not follow a symlink), and the type from readdir spares a stat of
+ * all but the dirs; paths are built for messages and subdirs only. */
 static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigned depth)
 {
         _cleanup_closedir_ DIR *d = NULL;
@@ -550,29 +593,49 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigne
                 return refuse(c, rel, XATTR_OPAQUE "=x");
         if (!d)
                 return log_errno(errno, "cannot read upper '%s'", merge_path(c, rel, NULL));
+        if (fchdir(udir) < 0)
+                return log_errno(errno, "cannot enter upper '%s'", merge_path(c, rel, NULL));
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *sub = NULL;
+                bool dir = de->d_type == DT_DIR;
                 struct stat st;
 
                 if (dot_or_dotdot(de->d_name))
                         continue;
-                sub = merge_join(rel, de->d_name);
-                if (!sub)
-                        return log_errno(ENOMEM, "out of memory");
-                if (fstatat(udir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        return log_errno(errno, "cannot stat upper '%s'", merge_path(c, sub, NULL));
-                if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int usub = open_subdir(udir, de->d_name);
+                if (de->d_type == DT_UNKNOWN) {
+                        if (fstatat(udir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                r = -errno;
+                                sub = merge_join(rel, de->d_name);
+                                return log_errno(r, "cannot stat upper '%s'",
+                                                 merge_path(c, sub ? sub : rel, NULL));
+                        }
+                        dir = S_ISDIR(st.st_mode);
+                }
+                if (dir) {
+                        _cleanup_close_ int usub = -EBADF;
+
+                        sub = merge_join(rel, de->d_name);
+                        if (!sub)
+                                return log_errno(ENOMEM, "out of memory");
+                        usub = open_subdir(udir, de->d_name);
                         if (usub < 0)
                                 return log_errno(usub, "cannot open upper '%s'",
                                                  merge_path(c, sub, NULL));
                         r = scan_features(c, usub, sub, depth + 1);
                         if (r != 0)
                                 return r;
+                        if (fchdir(udir) < 0)
+                                return log_errno(errno, "cannot enter upper '%s'",
+                                                 merge_path(c, rel, NULL));
                         continue;
                 }
                 r = merge_needs_overlay_features(
-                    &(struct entry_ref){.fd = -EBADF, .dirfd = udir, .name = de->d_name}, &which);
+                    &(struct entry_ref){.fd = -EBADF, .dirfd = AT_FDCWD, .name = de->d_name},
+                    &which);
+                if (r != 0)
+                        sub = merge_join(rel, de->d_name);
+                if (r != 0 && !sub)
+                        return log_errno(ENOMEM, "out of memory");
                 if (r < 0)
                         return log_errno(r, "cannot read the xattrs of upper '%s'",
                                          merge_path(c, sub, NULL));
@@ -586,5 +649,13 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigne
 
 int merge_check_upper(struct merge_ctx *c)
 {
-        return scan_features(c, c->upperfd, "", 0);
+        _cleanup_close_ int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (cwd < 0)
+                return log_errno(errno, "%s: cannot open the current directory", c->o->label);
+        r = scan_features(c, c->upperfd, "", 0);
+        if (fchdir(cwd) < 0 && r == 0)
+                r = log_errno(errno, "%s: cannot return to the current directory", c->o->label);
+        return r;
 }
