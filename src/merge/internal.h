@@ -150,6 +150,9 @@ bool merge_is_tmp_name(const char *name);
  * which st_dev cannot tell)? 1 yes, 0 no or the kernel has no way to say (before
  * 5.8), -errno when statx fails: the caller must not go on as if it were "no". */
 int merge_is_mount_root(int dirfd, const char *name);
+/* fstatat (not following a symlink) and merge_is_mount_root in one call: -errno
+ * when the stat fails, else the latter's 1 or 0 with *st filled. */
+int merge_stat_mount(int dirfd, const char *name, struct stat *st);
 /* Remove dirfd/name and everything below it without following symlinks, leaving
  * the filesystem dev or entering any mount (-EXDEV). *count is increased per removed entry. Logs
  * nothing. */
