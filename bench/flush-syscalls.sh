@@ -3,7 +3,7 @@
 # tree (FILES files of 1-16 KiB in dirs of 100; default 2 400) on a journaled ext4
 # image is changed through a real overlay with its upper on a tmpfs store: 5/12 of
 # the files rewritten, 2/12 deleted, as many new files added (a quarter of them in
-# new dirs). Then, RUNS times (default 3): the lower and the upper are restored, the
+# new dirs), and BIG_FILES (default 0) new files of BIG_MIB MiB (default 128). Then, RUNS times (default 3): the lower and the upper are restored, the
 # filesystem synced, and the flush runs under `strace -f -c`, then again without
 # strace for its CPU time (user + sys, from bash's `times`). Prints the syscall
 # table of the last traced run, the calls per written file and the CPU times;
@@ -22,11 +22,12 @@ need_manifest
 
 files=${FILES:-2400}
 runs=${RUNS:-3}
+big_files=${BIG_FILES:-0} big_mib=${BIG_MIB:-128}
 mkdir -p "$TOP/build/bench"
 W=$(realpath "$(mktemp -d "$TOP/build/bench/flush-sc.XXXXXX")")
 trap 'cd /; unmount_below "$W"; rm -rf "$W"' EXIT
 F=$W/fs S=$W/store V=$W/view
-ext4_loop "$W/disk.img" 2G "$F" || { echo "cannot make the ext4 image"; exit 111; }
+ext4_loop "$W/disk.img" $((2 + 2 * big_files * big_mib / 1024))G "$F" || { echo "cannot make the ext4 image"; exit 111; }
 mkdir -p "$F/pristine/etc" "$F/pristine/var/log" "$V"
 python3 - "$F/pristine/etc" "$files" <<'PY'
 import os, sys
@@ -38,7 +39,7 @@ for k in range(n):
         fh.write(b"%d\n" % k * (((k * 37) % 8 + 1) * 1024 // 7))
 PY
 cp -a "$F/pristine" "$F/root"
-mkdir -p "$S" && mount -t tmpfs -o mode=0700,size=1G ephemeral-store "$S"
+mkdir -p "$S" && mount -t tmpfs -o mode=0700,size=$((1 + 3 * big_files * big_mib / 1024))G ephemeral-store "$S"
 overlay_up "$F/root" /etc "$S" etc || exit 111
 python3 - "$F/root/etc" "$files" <<'PY'
 import os, sys
@@ -62,6 +63,9 @@ for k in range(n // 4):
     with open(os.path.join(d, "n%03d.conf" % (k % 100)), "wb") as fh:
         fh.write(body(2 * n + k))
 PY
+for i in $(seq 1 "$big_files"); do # BIG_FILES logs of BIG_MIB MiB each
+	head -c $((big_mib << 20)) /dev/urandom >"$F/root/etc/big$i.log" || exit 111
+done
 umount "$F/root/etc" || exit 111
 mv "$S/etc" "$S/etc.orig"
 mkdir -p "$S/view-work"
