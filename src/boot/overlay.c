@@ -87,12 +87,16 @@ static bool dir_empty(int fd)
         return errno == 0;
 }
 
-/* Creates <store>/<name>/{upper,work}; a new upper gets the lower's identity. */
+/* Creates <store>/<name>/{upper,work}; a new upper gets the lower's identity. done:
+ * the record says the upper was flushed or discarded, so what it holds is on disk
+ * already or was dropped; mounted again it would bring back old versions over
+ * newer ones: it is emptied first (flush leaves it as it is, see cmd/flush.c). */
 static int prepare_store_dirs(struct mount_ctx *ctx, const char *name, int lowerfd,
-                              const char *what)
+                              const char *what, bool done)
 {
         _cleanup_close_ int dirfd = -EBADF, upperfd = -EBADF, workfd = -EBADF;
         bool fresh;
+        int r;
 
         dirfd = mkdir_p_beneath(ctx->storefd, name, 0700);
         if (dirfd < 0)
@@ -110,6 +114,16 @@ static int prepare_store_dirs(struct mount_ctx *ctx, const char *name, int lower
          * stopped before the attributes were copied; nothing in it to keep. */
         if (!fresh && dir_empty(upperfd) && dir_empty(workfd))
                 fresh = true;
+        if (!fresh && done) {
+                log_notice("%s: emptying the upper %s/%s/upper of an earlier run (merged or "
+                           "discarded already)",
+                           what, ctx->store, name);
+                r = merge_empty_dir(upperfd, what);
+                if (r < 0)
+                        return r;
+                clear_volatile_marker(workfd);
+                fresh = true;
+        }
         if (fresh)
                 return copy_dir_attrs(lowerfd, upperfd, what);
         /* Left from an earlier run in this boot: its changes are kept as they are. */
@@ -188,7 +202,8 @@ static int overlay_one(struct mount_ctx *ctx, const struct overlay_entry *o, str
                 return log_errno(lowerfd, "%s: cannot open %s", what, target);
         record_lower(d, target, lowerfd);
         clean_flush_leftovers(lowerfd, o->path, what);
-        r = prepare_store_dirs(ctx, name, lowerfd, what);
+        r = prepare_store_dirs(ctx, name, lowerfd, what,
+                               d->status == STATE_FLUSHED || d->status == STATE_DISCARDED);
         if (r < 0)
                 return r;
         n = snprintf(options, sizeof(options),

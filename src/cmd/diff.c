@@ -8,6 +8,7 @@
  *   D  deleted: a whiteout
  *   O  opaque: the directory replaces the lower one and all its contents
  * Paths with control characters, '"' or '\' are quoted and C-escaped like git does.
+ * A flushed dir lists nothing: its upper is kept, but all of it is on disk.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -214,6 +215,8 @@ int cmd_diff(int argc, char *argv[])
                                 ctx.filters[ctx.n_filters++] = norm[f];
                 if (n_filters && ctx.n_filters == 0)
                         continue;
+                if (s->dirs[i].status == STATE_FLUSHED)
+                        continue; /* on disk already: flush would write nothing */
                 upperfd = store_open_upper(storefd, &s->dirs[i]);
                 if (upperfd < 0)
                         continue; /* a failed mount or a flushed dir: no changes */

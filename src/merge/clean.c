@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,35 @@ int merge_is_mount_root(int dfd, const char *name)
                 /* Before 4.11 there is no statx, as before 5.8 there is no mount-root
                  * attribute: st_dev is all there is. Any other error: cannot tell. */
                 return errno == ENOSYS ? 0 : -errno;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+               (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+int merge_stat_mount(int dfd, const char *name, struct stat *st)
+{
+        struct statx stx;
+
+        if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) < 0) {
+                if (errno != ENOSYS)
+                        return -errno;
+                /* Before 4.11: st_dev is all there is (see merge_is_mount_root). */
+                return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        }
+        *st = (struct stat){
+            .st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor),
+            .st_ino = stx.stx_ino,
+            .st_mode = stx.stx_mode,
+            .st_nlink = stx.stx_nlink,
+            .st_uid = stx.stx_uid,
+            .st_gid = stx.stx_gid,
+            .st_rdev = makedev(stx.stx_rdev_major, stx.stx_rdev_minor),
+            .st_size = (off_t)stx.stx_size,
+            .st_blksize = (blksize_t)stx.stx_blksize,
+            .st_blocks = (blkcnt_t)stx.stx_blocks,
+            .st_atim = {.tv_sec = stx.stx_atime.tv_sec, .tv_nsec = stx.stx_atime.tv_nsec},
+            .st_mtim = {.tv_sec = stx.stx_mtime.tv_sec, .tv_nsec = stx.stx_mtime.tv_nsec},
+            .st_ctim = {.tv_sec = stx.stx_ctime.tv_sec, .tv_nsec = stx.stx_ctime.tv_nsec},
+        };
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
                (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }

@@ -44,6 +44,9 @@ struct job {
 
 struct link_entry;
 
+/* How file data is copied (copy.c); a method that failed is not tried again. */
+enum merge_copy_method { MERGE_COPY_RANGE, MERGE_COPY_SENDFILE, MERGE_COPY_RW };
+
 struct merge_ctx {
         const struct merge_opts *o;
         struct merge_stats *st;
@@ -54,6 +57,16 @@ struct merge_ctx {
         struct link_entry *links; /* hash table of upper hardlink groups */
         size_t n_links, cap_links;
         uint64_t tmp_counter;
+        enum merge_copy_method copy_method;
+        /* What a new entry in the lower dir being written gets (walk.c): when
+         * creator_known, the owner euid:egid and the permissions asked for less
+         * the umask. Only on filesystems known to do so (local_fs), in dirs whose
+         * group is egid (so neither setgid nor grpid changes it) and that have no
+         * default ACL. */
+        bool local_fs, creator_known;
+        uid_t euid;
+        gid_t egid;
+        mode_t umask;
         int first_error;
         bool leftovers; /* a temporary could not be removed: keep the marker */
 };
@@ -82,8 +95,11 @@ void merge_apply(struct merge_ctx *c);
 void merge_discard(struct merge_ctx *c);
 void merge_jobs_free(struct merge_ctx *c);
 
-/* merge-copy.c: copy the data of in to out keeping holes; *bytes += copied. */
-int merge_copy_data(int in, int out, off_t size, uint64_t *bytes);
+/* merge-copy.c: copy the data of in (whose stat is st) to the new, empty out keeping
+ * holes; *bytes += copied. *method starts at MERGE_COPY_RANGE and is kept between
+ * calls. */
+int merge_copy_data(int in, int out, const struct stat *st, enum merge_copy_method *method,
+                    uint64_t *bytes);
 
 /* merge-meta.c. An entry is addressed by fd (regular files and dirs: an open fd)
  * or, when fd < 0, by dirfd + name without following a symlink. */
@@ -97,6 +113,15 @@ struct entry_ref {
  * described by st. */
 int merge_copy_meta(const struct entry_ref *src, const struct entry_ref *dst, const struct stat *st,
                     bool times);
+/* What the engine knows of an entry it has just created: the calls that would set
+ * what it already has are left out. */
+struct merge_created {
+        bool owner;  /* it already has st's owner and group */
+        mode_t mode; /* the permissions it was created with */
+};
+/* merge_copy_meta (times included) of an entry the engine has just created. */
+int merge_copy_meta_created(const struct entry_ref *src, const struct entry_ref *dst,
+                            const struct stat *st, const struct merge_created *cr);
 int merge_set_times(const struct entry_ref *dst, const struct stat *st);
 /* Value of xattr name on the entry, into buf (NUL-terminated). -ENODATA if none. */
 int merge_get_xattr(const struct entry_ref *e, const char *name, char *buf, size_t len);
@@ -125,6 +150,9 @@ bool merge_is_tmp_name(const char *name);
  * which st_dev cannot tell)? 1 yes, 0 no or the kernel has no way to say (before
  * 5.8), -errno when statx fails: the caller must not go on as if it were "no". */
 int merge_is_mount_root(int dirfd, const char *name);
+/* fstatat (not following a symlink) and merge_is_mount_root in one call: -errno
+ * when the stat fails, else the latter's 1 or 0 with *st filled. */
+int merge_stat_mount(int dirfd, const char *name, struct stat *st);
 /* Remove dirfd/name and everything below it without following symlinks, leaving
  * the filesystem dev or entering any mount (-EXDEV). *count is increased per removed entry. Logs
  * nothing. */

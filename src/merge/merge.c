@@ -27,7 +27,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +72,23 @@ static void finish(struct merge_ctx *c)
                 merge_fail(c, log_errno(errno, "%s: syncfs failed", c->o->label));
 }
 
+/* What a new file gets on the lower (see merge_ctx.creator_known): its creator's
+ * owner, on the local filesystems that never give it another (unlike NFS with
+ * root_squash or FAT's uid= option). */
+static void know_creator(struct merge_ctx *c)
+{
+        struct statfs sf;
+
+        c->local_fs = fstatfs(c->lowerfd, &sf) == 0 &&
+                      (sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC ||
+                       sf.f_type == BTRFS_SUPER_MAGIC || sf.f_type == F2FS_SUPER_MAGIC ||
+                       sf.f_type == TMPFS_MAGIC);
+        c->euid = geteuid();
+        c->egid = getegid();
+        c->umask = umask(0);
+        umask(c->umask);
+}
+
 int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merge_stats *st)
 {
         struct merge_ctx c = {
@@ -84,6 +103,8 @@ int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merg
         if (fstat(lowerfd, &lst) < 0)
                 return log_errno(errno, "%s: cannot stat the lower dir", o->label);
         c.lower_dev = lst.st_dev;
+        if (!o->dry_run)
+                know_creator(&c);
 
         r = merge_check_upper(&c);
         if (r < 0)

@@ -20,6 +20,7 @@
 #define XATTR_OVERLAY_PREFIX "trusted.overlay."
 #define XATTR_CAPS           "security.capability"
 #define XATTR_SELINUX        "security.selinux"
+#define XATTR_ACL            "system.posix_acl_access"
 
 enum xa_call { XA_LIST, XA_GET, XA_SET, XA_REMOVE };
 
@@ -50,12 +51,13 @@ static ssize_t xa(const struct entry_ref *e, enum xa_call call, const char *name
                 }
                 return n < 0 ? -errno : n;
         }
-        if (saved_cwd < 0) {
+        /* AT_FDCWD: the caller has already made the parent the cwd. */
+        if (e->dirfd != AT_FDCWD && saved_cwd < 0) {
                 saved_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (saved_cwd < 0)
                         return -errno;
         }
-        if (fchdir(e->dirfd) < 0)
+        if (e->dirfd != AT_FDCWD && fchdir(e->dirfd) < 0)
                 return -errno;
         switch (call) {
         case XA_LIST:
@@ -72,13 +74,44 @@ static ssize_t xa(const struct entry_ref *e, enum xa_call call, const char *name
                 break;
         }
         saved = errno;
-        (void)!fchdir(saved_cwd);
+        if (e->dirfd != AT_FDCWD)
+                (void)!fchdir(saved_cwd);
         return n < 0 ? -saved : n;
 }
 
-/* The NUL-separated name list of e's xattrs in a malloc'd buffer. */
+/* Most lists and values fit this: one call instead of asking for the size first. */
+#define XA_GUESS 1024
+
+/* A malloc'd copy of the n bytes at p (one byte more, so never malloc(0)). */
+static char *dup_bytes(const char *p, size_t n)
+{
+        char *b = malloc(n + 1);
+        if (b)
+                memcpy(b, p, n);
+        return b;
+}
+
+/* The NUL-separated name list of e's xattrs in a malloc'd buffer (NULL when none). */
 static int xa_list(const struct entry_ref *e, char **ret, size_t *ret_len)
 {
+        char guess[XA_GUESS];
+        ssize_t g = xa(e, XA_LIST, NULL, guess, sizeof(guess));
+
+        if (g == -ENOTSUP || g == -EOPNOTSUPP)
+                g = 0;
+        if (g >= 0) {
+                *ret = NULL;
+                *ret_len = 0;
+                if (g == 0)
+                        return 0;
+                *ret = dup_bytes(guess, (size_t)g);
+                if (!*ret)
+                        return -ENOMEM;
+                *ret_len = (size_t)g;
+                return 0;
+        }
+        if (g != -ERANGE)
+                return (int)g;
         for (int attempt = 0; attempt < 8; attempt++) {
                 _cleanup_free_ char *buf = NULL;
                 ssize_t n = xa(e, XA_LIST, NULL, NULL, 0);
@@ -109,6 +142,18 @@ static int xa_list(const struct entry_ref *e, char **ret, size_t *ret_len)
 
 static int xa_get(const struct entry_ref *e, const char *name, char **ret, size_t *ret_len)
 {
+        char guess[XA_GUESS];
+        ssize_t g = xa(e, XA_GET, name, guess, sizeof(guess));
+
+        if (g >= 0) {
+                *ret = dup_bytes(guess, (size_t)g);
+                if (!*ret)
+                        return -ENOMEM;
+                *ret_len = (size_t)g;
+                return 0;
+        }
+        if (g != -ERANGE)
+                return (int)g;
         for (int attempt = 0; attempt < 8; attempt++) {
                 _cleanup_free_ char *buf = NULL;
                 ssize_t n = xa(e, XA_GET, name, NULL, 0);
@@ -243,14 +288,17 @@ int merge_set_times(const struct entry_ref *dst, const struct stat *st)
         return r < 0 ? -errno : 0;
 }
 
-int merge_copy_meta(const struct entry_ref *src, const struct entry_ref *dst, const struct stat *st,
-                    bool times)
+static int copy_meta(const struct entry_ref *src, const struct entry_ref *dst,
+                     const struct stat *st, bool times, const struct merge_created *cr)
 {
         _cleanup_free_ char *slist = NULL, *dlist = NULL;
         size_t slen = 0, dlen = 0;
+        bool acl;
         int r;
 
-        if (dst->fd >= 0)
+        if (cr && cr->owner)
+                r = 0; /* a chown to the owner it has would change nothing */
+        else if (dst->fd >= 0)
                 r = fchown(dst->fd, st->st_uid, st->st_gid);
         else
                 r = fchownat(dst->dirfd, dst->name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
@@ -283,7 +331,11 @@ int merge_copy_meta(const struct entry_ref *src, const struct entry_ref *dst, co
                 if (r < 0)
                         return r;
         }
-        if (!S_ISLNK(st->st_mode)) {
+        /* Setting or dropping an ACL rewrites the group bits: then chmod. */
+        acl = list_has(slist, slen, XATTR_ACL) || list_has(dlist, dlen, XATTR_ACL);
+        if (cr && !acl && cr->mode == (st->st_mode & 07777))
+                r = 0; /* created with these permissions, which nothing changed since */
+        else if (!S_ISLNK(st->st_mode)) {
                 if (dst->fd >= 0)
                         r = fchmod(dst->fd, st->st_mode & 07777);
                 else
@@ -297,4 +349,16 @@ int merge_copy_meta(const struct entry_ref *src, const struct entry_ref *dst, co
                         return r;
         }
         return times ? merge_set_times(dst, st) : 0;
+}
+
+int merge_copy_meta(const struct entry_ref *src, const struct entry_ref *dst, const struct stat *st,
+                    bool times)
+{
+        return copy_meta(src, dst, st, times, NULL);
+}
+
+int merge_copy_meta_created(const struct entry_ref *src, const struct entry_ref *dst,
+                            const struct stat *st, const struct merge_created *cr)
+{
+        return copy_meta(src, dst, st, true, cr);
 }

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "shared/log.h"
@@ -183,29 +184,62 @@ static int keep_old_user_xattrs(int ldir, const char *name, int out)
                                       &(struct entry_ref){.fd = out});
 }
 
+/* Open the upper regular file udir/name for reading and fstat it into st. Returns
+ * the fd, or -errno; -EBADF (closed again) when it is not a regular file. */
+static int open_upper_file(int udir, const char *name, struct stat *st)
+{
+        _cleanup_close_ int fd = -EBADF;
+        /* O_NONBLOCK: what turned into a FIFO since it was listed must not block. */
+        int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+
+        fd = openat(udir, name, flags | O_NOATIME);
+        if (fd < 0 && errno == EPERM)
+                fd = openat(udir, name, flags);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, st) < 0)
+                return -errno;
+        if (!S_ISREG(st->st_mode))
+                return -EBADF;
+        return take_fd(&fd);
+}
+
+/* Write the upper regular file udir/name (stat st; upper: it open already, or
+ * -EBADF) as ldir/dst. */
 static int write_file(struct merge_ctx *c, int udir, const char *name, const struct stat *st,
-                      int ldir, const char *dst)
+                      int upper, int ldir, const char *dst)
 {
         _cleanup_close_ int in = -EBADF, out = -EBADF;
-        struct stat now;
-        int r;
+        struct merge_created cr;
+        struct stat now = *st;
+        mode_t mode;
+        int src, r;
 
-        in = openat(udir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NOATIME);
-        if (in < 0 && errno == EPERM)
-                in = openat(udir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        if (in < 0)
-                return -errno;
-        if (fstat(in, &now) < 0)
-                return -errno;
-        if (now.st_ino != st->st_ino || now.st_dev != st->st_dev)
-                return -ESTALE; /* replaced under us: nobody should be writing now */
-        out = openat(ldir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (upper < 0) {
+                in = open_upper_file(udir, name, &now);
+                if (in < 0)
+                        return in == -EBADF ? -ESTALE : in;
+                if (now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+                        return -ESTALE; /* replaced under us: nobody should be writing now */
+        }
+        if (upper >= 0)
+                src = upper;
+        else
+                src = in;
+        /* A file that will be ours (root's, mostly) gets its permissions at once,
+         * since nobody but its final owner and group ever sees them; any other
+         * stays private to us until its owner is set. */
+        cr.owner = c->creator_known && now.st_uid == c->euid && now.st_gid == c->egid;
+        mode = cr.owner ? now.st_mode & 0777 : 0600;
+        cr.mode = mode & ~c->umask;
+        out = openat(ldir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (out < 0)
                 return -errno;
-        r = merge_copy_data(in, out, now.st_size, &c->st->bytes);
+        r = merge_copy_data(src, out, &now, &c->copy_method, &c->st->bytes);
         if (r >= 0)
-                r = merge_copy_meta(&(struct entry_ref){.fd = in}, &(struct entry_ref){.fd = out},
-                                    &now, true);
+                r = merge_copy_meta_created(&(struct entry_ref){.fd = src},
+                                            &(struct entry_ref){.fd = out}, &now,
+                                            c->creator_known ? &cr : NULL);
         if (r >= 0)
                 r = keep_old_user_xattrs(ldir, name, out);
         if (r < 0)
@@ -240,9 +274,9 @@ static int write_special(int udir, const char *name, const struct stat *st, int 
 }
 
 /* Create the lower copy of the upper non-directory udir/name as ldir/dst, where
- * lrel is ldir's path below the lower root. */
+ * lrel is ldir's path below the lower root (upper: see write_file). */
 static int write_nondir(struct merge_ctx *c, int udir, const char *name, const struct stat *st,
-                        int ldir, const char *lrel, const char *dst)
+                        int upper, int ldir, const char *lrel, const char *dst)
 {
         _cleanup_free_ char *where = NULL;
         int r;
@@ -253,7 +287,7 @@ static int write_nondir(struct merge_ctx *c, int udir, const char *name, const s
                         return link_to_first(c, first, ldir, dst);
         }
         if (S_ISREG(st->st_mode))
-                r = write_file(c, udir, name, st, ldir, dst);
+                r = write_file(c, udir, name, st, upper, ldir, dst);
         else
                 r = write_special(udir, name, st, ldir, dst);
         if (r < 0 || st->st_nlink <= 1)
@@ -337,7 +371,7 @@ static int build_tree(struct merge_ctx *c, int udir, int ldir, const char *lrel,
                                 ? log_errno(usub, "cannot open '%s'", merge_path(c, sub, NULL))
                                 : build_dir(c, usub, &st, ldir, lrel, de->d_name, sub, entries);
                 } else {
-                        k = write_nondir(c, udir, de->d_name, &st, ldir, lrel, de->d_name);
+                        k = write_nondir(c, udir, de->d_name, &st, -EBADF, ldir, lrel, de->d_name);
                         if (k < 0)
                                 log_errno(k, "cannot write '%s'", merge_path(c, sub, NULL));
                         else
@@ -351,14 +385,14 @@ static int build_tree(struct merge_ctx *c, int udir, int ldir, const char *lrel,
         return r;
 }
 
-/* A dir or non-dir of the upper that replaces (or adds) lower entry `name`. */
+/* A dir or non-dir of the upper (stat ust; upper: see write_file) that replaces
+ * the lower entry `name` (stat lst) or adds it (lst NULL). */
 static int stage_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, const char *name,
-                       const struct stat *ust, bool have_lower, const struct stat *lst,
-                       const char *sub)
+                       const struct stat *ust, int upper, const struct stat *lst, const char *sub)
 {
         char tmp[MERGE_TMP_LEN + 1];
         uint64_t entries = 0;
-        bool lower_dir = have_lower && S_ISDIR(lst->st_mode);
+        bool have_lower = lst != NULL, lower_dir = lst && S_ISDIR(lst->st_mode);
         int r;
 
         if (c->o->dry_run) {
@@ -386,7 +420,7 @@ static int stage_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, c
                         return r;
                 }
         } else {
-                r = write_nondir(c, udir, name, ust, ldir, j->relpath, tmp);
+                r = write_nondir(c, udir, name, ust, upper, ldir, j->relpath, tmp);
                 if (r < 0)
                         return log_errno(r, "cannot write '%s'", merge_path(c, sub, NULL));
                 entries = 1;
@@ -410,28 +444,33 @@ static void print_dir_change(struct merge_ctx *c, const struct stat *ust, const 
 static int walk_merge(struct merge_ctx *c, int udir, int ldir, const char *rel);
 
 /* One entry of an upper dir being merged in place. */
-static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, const char *name)
+static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, const char *name,
+                      unsigned char type)
 {
         _cleanup_free_ char *sub = merge_join(j->relpath, name);
+        _cleanup_close_ int upper = -EBADF;
         struct stat ust, lst;
         bool have_lower = true;
+        int mnt;
 
         if (!sub)
                 return log_errno(ENOMEM, "out of memory");
         if (merge_is_tmp_name(name) || (j->relpath[0] == '\0' && streq(name, MERGE_MARKER)))
                 return refuse_reserved(c, sub);
-        if (fstatat(udir, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
+        /* A regular file (by readdir's type) is opened at once: its fstat is the
+         * stat, and the copy reads it through the same fd. */
+        if (type == DT_REG && !c->o->dry_run)
+                upper = open_upper_file(udir, name, &ust);
+        if (upper < 0 && fstatat(udir, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
                 return log_errno(errno, "cannot stat upper '%s'", merge_path(c, sub, NULL));
-        if (fstatat(ldir, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno != ENOENT)
-                        return log_errno(errno, "cannot stat '%s'", merge_path(c, sub, NULL));
+        mnt = merge_stat_mount(ldir, name, &lst);
+        if (mnt == -ENOENT)
                 have_lower = false;
-        }
+        else if (mnt < 0)
+                return log_errno(mnt, "cannot stat '%s'", merge_path(c, sub, NULL));
         if (have_lower) {
-                int mnt = lst.st_dev != c->lower_dev ? 1 : merge_is_mount_root(ldir, name);
-                if (mnt < 0)
-                        return log_errno(mnt, "cannot tell whether '%s' is a mount point",
-                                         merge_path(c, sub, NULL));
+                if (lst.st_dev != c->lower_dev)
+                        mnt = 1;
                 if (mnt > 0)
                         return log_errno(EXDEV, "'%s' is a mount point, not merging across it",
                                          merge_path(c, sub, NULL));
@@ -469,12 +508,40 @@ static int walk_entry(struct merge_ctx *c, struct job *j, int udir, int ldir, co
                         return walk_merge(c, usub, lsub, sub);
                 }
         }
-        return stage_entry(c, j, udir, ldir, name, &ust, have_lower, &lst, sub);
+        return stage_entry(c, j, udir, ldir, name, &ust, upper, have_lower ? &lst : NULL, sub);
 }
 
 /* Merge upper dir udir into the existing lower dir ldir (both at rel). Pushes the
  * dir's job after those of its subdirs. Errors are logged and recorded. */
+/* Do new entries in ldir get the owner and permissions merge_ctx.creator_known
+ * promises? false when it cannot tell. */
+static bool creator_known(const struct merge_ctx *c, int ldir)
+{
+        struct stat st;
+
+        if (!c->local_fs || c->o->dry_run || fstat(ldir, &st) < 0 || st.st_gid != c->egid)
+                return false;
+        if (fgetxattr(ldir, "system.posix_acl_default", NULL, 0) >= 0)
+                return false;
+        return errno == ENODATA || errno == ENOTSUP;
+}
+
+static int walk_merge_dir(struct merge_ctx *c, int udir, int ldir, const char *rel);
+
+/* walk_merge_dir with creator_known for ldir (new dirs built inside it share it:
+ * they get its group and no default ACL). */
 static int walk_merge(struct merge_ctx *c, int udir, int ldir, const char *rel)
+{
+        bool outer = c->creator_known;
+        int r;
+
+        c->creator_known = creator_known(c, ldir);
+        r = walk_merge_dir(c, udir, ldir, rel);
+        c->creator_known = outer;
+        return r;
+}
+
+static int walk_merge_dir(struct merge_ctx *c, int udir, int ldir, const char *rel)
 {
         _cleanup_closedir_ DIR *d = open_stream(udir);
         struct job *j = job_new(rel);
@@ -492,7 +559,7 @@ static int walk_merge(struct merge_ctx *c, int udir, int ldir, const char *rel)
         while ((errno = 0, de = readdir(d))) {
                 if (dot_or_dotdot(de->d_name))
                         continue;
-                r = walk_entry(c, j, udir, ldir, de->d_name);
+                r = walk_entry(c, j, udir, ldir, de->d_name, de->d_type);
                 if (r < 0)
                         merge_fail(c, r);
         }
@@ -521,7 +588,12 @@ static int refuse(struct merge_ctx *c, const char *rel, const char *which)
 }
 
 /* Prescan: overlayfs features that make the upper meaningless on its own, and a
- * tree deeper than the flush bounds its fds and memory for. udir is at depth. */
+ * tree deeper than the flush bounds its fds and memory for, found before anything
+ * changes (a refusal found in phase 1 would leave the lower dirs' times changed by
+ * the temporaries). udir is at depth. The scan runs in each dir as the cwd: an
+ * entry's xattrs are then listed by name in one call (there is no fd-relative
+ * call that does not follow a symlink), and the type from readdir spares a stat of
+ * all but the dirs; paths are built for messages and subdirs only. */
 static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigned depth)
 {
         _cleanup_closedir_ DIR *d = NULL;
@@ -550,29 +622,49 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigne
                 return refuse(c, rel, XATTR_OPAQUE "=x");
         if (!d)
                 return log_errno(errno, "cannot read upper '%s'", merge_path(c, rel, NULL));
+        if (fchdir(udir) < 0)
+                return log_errno(errno, "cannot enter upper '%s'", merge_path(c, rel, NULL));
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *sub = NULL;
+                bool dir = de->d_type == DT_DIR;
                 struct stat st;
 
                 if (dot_or_dotdot(de->d_name))
                         continue;
-                sub = merge_join(rel, de->d_name);
-                if (!sub)
-                        return log_errno(ENOMEM, "out of memory");
-                if (fstatat(udir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        return log_errno(errno, "cannot stat upper '%s'", merge_path(c, sub, NULL));
-                if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int usub = open_subdir(udir, de->d_name);
+                if (de->d_type == DT_UNKNOWN) {
+                        if (fstatat(udir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                r = -errno;
+                                sub = merge_join(rel, de->d_name);
+                                return log_errno(r, "cannot stat upper '%s'",
+                                                 merge_path(c, sub ? sub : rel, NULL));
+                        }
+                        dir = S_ISDIR(st.st_mode);
+                }
+                if (dir) {
+                        _cleanup_close_ int usub = -EBADF;
+
+                        sub = merge_join(rel, de->d_name);
+                        if (!sub)
+                                return log_errno(ENOMEM, "out of memory");
+                        usub = open_subdir(udir, de->d_name);
                         if (usub < 0)
                                 return log_errno(usub, "cannot open upper '%s'",
                                                  merge_path(c, sub, NULL));
                         r = scan_features(c, usub, sub, depth + 1);
                         if (r != 0)
                                 return r;
+                        if (fchdir(udir) < 0)
+                                return log_errno(errno, "cannot enter upper '%s'",
+                                                 merge_path(c, rel, NULL));
                         continue;
                 }
                 r = merge_needs_overlay_features(
-                    &(struct entry_ref){.fd = -EBADF, .dirfd = udir, .name = de->d_name}, &which);
+                    &(struct entry_ref){.fd = -EBADF, .dirfd = AT_FDCWD, .name = de->d_name},
+                    &which);
+                if (r != 0)
+                        sub = merge_join(rel, de->d_name);
+                if (r != 0 && !sub)
+                        return log_errno(ENOMEM, "out of memory");
                 if (r < 0)
                         return log_errno(r, "cannot read the xattrs of upper '%s'",
                                          merge_path(c, sub, NULL));
@@ -586,5 +678,13 @@ static int scan_features(struct merge_ctx *c, int udir, const char *rel, unsigne
 
 int merge_check_upper(struct merge_ctx *c)
 {
-        return scan_features(c, c->upperfd, "", 0);
+        _cleanup_close_ int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (cwd < 0)
+                return log_errno(errno, "%s: cannot open the current directory", c->o->label);
+        r = scan_features(c, c->upperfd, "", 0);
+        if (fchdir(cwd) < 0 && r == 0)
+                r = log_errno(errno, "%s: cannot return to the current directory", c->o->label);
+        return r;
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # ephemeral status and diff after changes made through the merged view: exact
-# diff lines (A/M/D/O, odd names quoted), dir filters, status counts, --json.
+# diff lines (A/M/D/O, odd names quoted), dir filters, status counts, --json; after
+# a flush (which keeps the uppers): no changes, and a new mount empties them.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 need_root
@@ -104,6 +105,30 @@ assert d["store"]["cap_bytes"] > 0, d
 umount "$R/var/log"
 assert_match "status: an unmounted overlay says no" '^/var/log +persist +mounted +no ' "$(st)"
 assert_eq "diff still works on an unmounted overlay" 'A /var/log/boot.log' "$(df /var/log)"
+
+# --- after a flush the uppers are kept (the store is RAM about to go), marked
+# flushed: status counts no change, diff lists none, a second flush has nothing to
+# do, and a mount that finds the store again empties a flushed or discarded upper
+# before it mounts on it (else old versions would come back over newer ones) ---
+out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "flush: exit 0" 0 "$?"
+check "flush: the upper is kept" test -e "$S/etc/upper/newfile"
+assert_eq "flush: the changes are on disk" new "$(cat "$R/etc/hostname")"
+assert_eq "flush: the discarded file is not" "" "$(ls -A "$R/srv")"
+assert_eq "diff after a flush lists nothing of the flushed dirs" "" "$(df /etc /var/log)"
+out=$(st)
+assert_match "status after a flush: /etc flushed, no change" '^/etc +persist +flushed +no +[0-9.]+[BKM] +0$' "$out"
+assert_match "status after a flush: /var/log flushed, no change" '^/var/log +persist +flushed +no +[0-9.]+[BKM] +0$' "$out"
+out=$("$EPHEMERAL" flush --root "$R" --store "$S" 2>&1)
+assert_eq "second flush: exit 0" 0 "$?"
+assert_match "second flush: nothing to do" '/etc: nothing to do \(flushed\)' "$out"
+echo newer >"$R/etc/hostname" # written to disk after the flush, without an overlay
+"$EPHEMERAL" mount --root "$R" --store "$S" --cmdline "$SCRATCH/cmdline" --config /nonexistent 2>/dev/null
+assert_eq "mount on the flushed store: exit 0" 0 "$?"
+assert_eq "mount on the flushed store: the flushed upper was emptied" "" "$(ls -A "$S/etc/upper")"
+assert_eq "mount on the flushed store: the newer disk version shows" newer "$(cat "$R/etc/hostname")"
+check_fails "mount on the flushed store: the discarded file stays gone" test -e "$R/srv/tmpfile"
+assert_eq "mount on the flushed store: diff is empty" "" "$(df)"
 
 "$EPHEMERAL" status --store "$SCRATCH/nostore" >/dev/null 2>"$SCRATCH/err"
 assert_eq "status without a store: exit 111" 111 "$?"

@@ -93,13 +93,58 @@ TEST(copy_keeps_holes)
         ASSERT_TRUE(in >= 0 && out >= 0);
         ASSERT_EQ(pwrite(in, "middle", 6, 16 << 20), 6);
         ASSERT_EQ(ftruncate(in, 64 << 20), 0);
-        ASSERT_EQ(merge_copy_data(in, out, 64 << 20, &bytes), 0);
+        enum merge_copy_method m = MERGE_COPY_RANGE;
+        ASSERT_EQ(fstat(in, &st), 0);
+        ASSERT_EQ(merge_copy_data(in, out, &st, &m, &bytes), 0);
         ASSERT_EQ(fstat(out, &st), 0);
         ASSERT_EQ(st.st_size, 64 << 20);
         ASSERT_TRUE(st.st_blocks < 1024); /* not 128 Ki blocks */
         ASSERT_TRUE(bytes < (1 << 20));
         ASSERT_EQ(pread(out, buf, 6, 16 << 20), 6);
         ASSERT_TRUE(memcmp(buf, "middle", 6) == 0);
+        rm_tree(dir);
+}
+
+/* A file without holes is copied whole by every method, also when a method is
+ * carried over from an earlier file, and the output ends at its size. */
+TEST(copy_dense_every_method)
+{
+        static const enum merge_copy_method methods[] = {MERGE_COPY_RANGE, MERGE_COPY_SENDFILE,
+                                                         MERGE_COPY_RW};
+        _cleanup_free_ char *dir = tmpdir();
+        _cleanup_close_ int dfd = -EBADF, in = -EBADF;
+        static char data[200000], back[sizeof(data)];
+        struct stat st;
+
+        ASSERT_TRUE(dir != NULL);
+        for (size_t i = 0; i < sizeof(data); i++)
+                data[i] = (char)(i * 7 + i / 251);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        in = openat(dfd, "in", O_RDWR | O_CREAT, 0644);
+        ASSERT_TRUE(in >= 0);
+        ASSERT_EQ(pwrite(in, data, sizeof(data), 0), (ssize_t)sizeof(data));
+        ASSERT_EQ(fstat(in, &st), 0);
+        ASSERT_TRUE((off_t)st.st_blocks * 512 >= st.st_size);
+        for (size_t k = 0; k < ARRAY_SIZE(methods); k++) {
+                _cleanup_close_ int out = -EBADF;
+                enum merge_copy_method m = methods[k];
+                uint64_t bytes = 0;
+                struct stat ost;
+
+                out = openat(dfd,
+                             k == 0   ? "o0"
+                             : k == 1 ? "o1"
+                                      : "o2",
+                             O_RDWR | O_CREAT | O_EXCL, 0600);
+                ASSERT_TRUE(out >= 0);
+                ASSERT_EQ(merge_copy_data(in, out, &st, &m, &bytes), 0);
+                ASSERT_EQ(bytes, (uint64_t)sizeof(data));
+                ASSERT_TRUE(m >= methods[k]); /* never back to a method that failed */
+                ASSERT_EQ(fstat(out, &ost), 0);
+                ASSERT_EQ(ost.st_size, (off_t)sizeof(data));
+                ASSERT_EQ(pread(out, back, sizeof(back), 0), (ssize_t)sizeof(back));
+                ASSERT_TRUE(memcmp(back, data, sizeof(data)) == 0);
+        }
         rm_tree(dir);
 }
 
