@@ -77,13 +77,18 @@ static void release_child(struct child *c)
 static enum probe_result probe(const char *name, const struct statx *sx)
 {
         int fd = -1, fd2 = -1;
-        enum probe_result r = probe_regular(dfd, name, sx, false, &fd);
+        struct statx now, now2;
+        enum probe_result r = probe_regular(dfd, name, sx, false, &fd, &now);
         /* Both ways of opening (O_PATH + reopen, and by name on nodev) agree. */
         enum probe_result r2;
 
         if (fd >= 0)
                 close(fd);
-        r2 = probe_regular(dfd, name, sx, true, &fd2);
+        if ((r == PROBE_FREE || r == PROBE_NO_LEASE) && now.stx_ino != sx->stx_ino)
+                FAIL("probe of %s: the statx returned is not the file's", name);
+        r2 = probe_regular(dfd, name, sx, true, &fd2, &now2);
+        if ((r2 == PROBE_FREE || r2 == PROBE_NO_LEASE) && now2.stx_ino != sx->stx_ino)
+                FAIL("probe of %s: the statx returned is not the file's", name);
         if (fd2 >= 0)
                 close(fd2);
         if (r != r2)
