@@ -13,11 +13,12 @@
  *
  * Cost per entry (what makes a pass cheap): the d_type from getdents skips sockets,
  * FIFOs and devices without a system call; every other entry costs one statx by
- * name (a directory two more: the statx of the opened fd and the one restore_times
- * needs), and only a stale regular file more: open, lease, statx of the open file,
- * lease check, statx by name, unlink, close (8 in all). Directories are not opened
- * before that statx: opening a name could trigger an automount, which statx with
- * AT_NO_AUTOMOUNT does not. Paths are put together only for messages.
+ * name (a directory one more, the statx of the opened fd, and one in restore_times
+ * when nothing was removed from it), and only a stale regular file more: open,
+ * lease, statx of the open file, lease check, statx by name, unlink, close (8 in
+ * all). Directories are not opened before that statx: opening a name could trigger
+ * an automount, which statx with AT_NO_AUTOMOUNT does not. Paths are put together
+ * only for messages.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -359,16 +360,17 @@ static void restore_times(struct sweep_pass *p, int fd, const struct statx *befo
             {before->stx_mtime.tv_sec, before->stx_mtime.tv_nsec},
         };
 
-        if (statx_nofollow(fd, "", &now) < 0)
-                return;
         /* Our readdir may have bumped atime, our unlinks mtime: put them back so the
          * sweep itself never makes a directory look fresh (in a dry run too: that
-         * undoes our own side effect, it deletes nothing). */
-        if (now.stx_atime.tv_sec == before->stx_atime.tv_sec &&
-            now.stx_atime.tv_nsec == before->stx_atime.tv_nsec && !removed)
-                return;
-        if (!removed)
+         * undoes our own side effect, it deletes nothing). After a removal both are
+         * set back anyway; otherwise only a changed atime is worth a write. */
+        if (!removed) {
+                if (statx_nofollow(fd, "", &now) < 0 ||
+                    (now.stx_atime.tv_sec == before->stx_atime.tv_sec &&
+                     now.stx_atime.tv_nsec == before->stx_atime.tv_nsec))
+                        return;
                 ts[1].tv_nsec = UTIME_OMIT;
+        }
         if (futimens(fd, ts) < 0)
                 log_warning_errno(errno, "cannot restore the times of %s", entry_path(p));
 }
