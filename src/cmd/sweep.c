@@ -7,6 +7,7 @@
  * mounts instead (setup.c).
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -150,7 +151,8 @@ static int parse_args(int argc, char *argv[], struct args *a)
                         a->store = optarg;
                         break;
                 case OPT_MAX_DEPTH:
-                        r = parse_number("--max-depth", optarg, 1, 512, &a->max_depth);
+                        r = parse_number("--max-depth", optarg, 1, SWEEP_MAX_DEPTH_LIMIT,
+                                         &a->max_depth);
                         break;
                 case OPT_MAX_DELETIONS:
                         r = parse_number("--max-deletions", optarg, 1, UINT32_MAX, &a->max_deletes);
@@ -343,10 +345,15 @@ int cmd_sweep(int argc, char *argv[])
                 },
         };
         _cleanup_free_ struct inuse_set *inuse = NULL;
-        struct run run = {0};
+        _cleanup_free_ struct run *run = NULL;
         struct stat st;
         int r;
 
+        /* The sweeper runs for the whole uptime: keep its resident memory small. A
+         * fixed mmap threshold (no dynamic raise) gives every big buffer (the config
+         * parser's list contexts, ours) fresh zero pages that are returned on free,
+         * instead of heap that calloc zeroes and that stays. */
+        mallopt(M_MMAP_THRESHOLD, 64 * 1024);
         if (parse_args(argc, argv, &a) < 0)
                 return EXIT_USAGE;
         if (load_config(&a, &cfg) < 0)
@@ -367,11 +374,17 @@ int cmd_sweep(int argc, char *argv[])
         a.opts.n_protect = cfg.n_protect;
         if (!a.have_interval)
                 a.interval = cfg.sweep_interval_sec;
+        /* calloc: both are big (run holds a path per watched mount, the in-use set
+         * 256 KiB) and come as fresh zero pages, which cost RAM only once used. */
+        run = calloc(1, sizeof(*run));
+        inuse = calloc(1, sizeof(*inuse));
+        if (!run || !inuse)
+                return log_errno(ENOMEM, "cannot allocate"), EXIT_SYSTEM;
 
         if (optind < argc) {
-                run.explicit_roots = true;
-                for (int i = optind; i < argc && run.n_roots < SWEEP_MAX_ROOTS; i++)
-                        run.roots[run.n_roots++] = argv[i];
+                run->explicit_roots = true;
+                for (int i = optind; i < argc && run->n_roots < SWEEP_MAX_ROOTS; i++)
+                        run->roots[run->n_roots++] = argv[i];
                 if (argc - optind > SWEEP_MAX_ROOTS) {
                         log_error("at most %d directories", SWEEP_MAX_ROOTS);
                         return EXIT_USAGE;
@@ -383,35 +396,32 @@ int cmd_sweep(int argc, char *argv[])
                 }
                 if (cfg.sweep_dirs_set)
                         for (unsigned i = 0; i < cfg.n_sweep_dirs; i++)
-                                run.roots[run.n_roots++] = cfg.sweep_dirs[i];
+                                run->roots[run->n_roots++] = cfg.sweep_dirs[i];
                 else
                         for (unsigned i = 0; i < cfg.n_tmpfs; i++)
-                                run.roots[run.n_roots++] = cfg.tmpfs[i].path;
+                                run->roots[run->n_roots++] = cfg.tmpfs[i].path;
         }
-        if (run.n_roots == 0) {
+        if (run->n_roots == 0) {
                 log_error("nothing to sweep: no directories given and none configured");
                 return EXIT_USAGE;
         }
         const char *store = a.store ? a.store : SWEEP_DEFAULT_STORE;
         if (stat(store, &st) == 0 && S_ISDIR(st.st_mode)) {
-                add_watch(&run, store);
-                run.store_watched = true;
+                add_watch(run, store);
+                run->store_watched = true;
         } else if (a.store)
                 log_warning("store %s does not exist; not watching it", store);
-        for (unsigned i = 0; i < run.n_roots; i++)
-                add_watch(&run, run.roots[i]);
+        for (unsigned i = 0; i < run->n_roots; i++)
+                add_watch(run, run->roots[i]);
         /* RAM is watched on every tmpfs ephemeral mounts, swept or not (/var/cache);
          * ramwatch_check skips what is not a tmpfs. */
-        for (unsigned i = 0; !run.explicit_roots && i < cfg.n_tmpfs; i++)
-                add_watch(&run, cfg.tmpfs[i].path);
+        for (unsigned i = 0; !run->explicit_roots && i < cfg.n_tmpfs; i++)
+                add_watch(run, cfg.tmpfs[i].path);
 
-        inuse = malloc(sizeof(*inuse));
-        if (!inuse)
-                return log_errno(ENOMEM, "cannot allocate"), EXIT_SYSTEM;
         install_signals();
 
         for (uint64_t pass = 1;; pass++) {
-                r = run_pass(&a, &run, &a.opts, inuse);
+                r = run_pass(&a, run, &a.opts, inuse);
                 /* A root refused as not tmpfs is a configuration error: stop at once. */
                 if (r == EXIT_USAGE)
                         return EXIT_USAGE;

@@ -20,7 +20,10 @@
 
 void inuse_set_reset(struct inuse_set *s)
 {
-        memset(s->slots, 0, sizeof(s->slots));
+        /* Only slots that were filled are dirty: most passes never scan /proc (the
+         * leases answer), and clearing 256 KiB would put it all in our RSS. */
+        if (s->count > 0)
+                memset(s->slots, 0, sizeof(s->slots));
         s->count = 0;
         s->full = false;
         s->scanned = false;
@@ -237,9 +240,10 @@ static bool same_inode(const struct stat *st, const struct statx *sx)
 
 /* Open dfd/name for the lease without side effects. On a nodev filesystem nothing
  * opened by name can be a device, O_NONBLOCK keeps a FIFO from blocking and a socket
- * fails with ENXIO: open it directly (the fast path). Elsewhere a device could have
- * been swapped in: O_PATH opens nothing, so check the inode first and reopen exactly
- * that inode through /proc/self/fd. Either way the inode is checked before use. */
+ * fails with ENXIO: open it directly (the fast path; probe_regular checks the inode
+ * on the open file). Elsewhere a device could have been swapped in: O_PATH opens
+ * nothing, so check the inode first and reopen exactly that inode through
+ * /proc/self/fd. */
 static int open_for_lease(int dfd, const char *name, const struct statx *sx, bool nodev)
 {
         _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
@@ -256,46 +260,51 @@ static int open_for_lease(int dfd, const char *name, const struct statx *sx, boo
                 fd = open(magic, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
                 if (fd >= 0 || errno != ENOENT)
                         return fd >= 0 ? take_fd(&fd) : -errno;
-                /* No /proc: by name after all, re-checked below. */
+                /* No /proc: by name after all, checked in probe_regular. */
         }
         fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !same_inode(&st, sx))
-                return -ESTALE;
-        return take_fd(&fd);
+        return fd >= 0 ? take_fd(&fd) : -errno;
 }
 
 enum probe_result probe_regular(int dfd, const char *name, const struct statx *sx, bool nodev,
-                                int *ret_fd)
+                                int *ret_fd, struct statx *ret_sx)
 {
         _cleanup_close_ int fd = -EBADF;
+        struct statx now;
+        bool leased;
 
         fd = open_for_lease(dfd, name, sx, nodev);
         if (fd == -ESTALE)
                 return PROBE_GONE;
-        if (fd < 0)
-                errno = -fd;
         if (fd < 0) {
                 /* EWOULDBLOCK: someone holds a lease on it, i.e. it is in use. */
-                if (errno == EWOULDBLOCK)
+                if (fd == -EWOULDBLOCK)
                         return PROBE_BUSY;
-                if (errno == ENOENT || errno == ELOOP)
+                if (fd == -ENOENT || fd == -ELOOP)
                         return PROBE_GONE;
                 return PROBE_NO_LEASE; /* e.g. EACCES: let /proc decide */
         }
-        /* Honour flock(1) like systemd-tmpfiles: a locked file is in use. Our lock
-         * goes away with the fd. */
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                if (errno == EWOULDBLOCK)
-                        return PROBE_BUSY;
-        }
-        if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0) {
-                if (errno == EAGAIN || errno == EBUSY)
-                        return PROBE_BUSY;
-                *ret_fd = take_fd(&fd);
-                return PROBE_NO_LEASE; /* EINVAL (fs), EPERM/EACCES (not owner, no CAP_LEASE) */
-        }
+        leased = fcntl(fd, F_SETLEASE, F_WRLCK) == 0;
+        /* EAGAIN: another open file description of the inode exists (an open fd or a
+         * mapping anywhere). Other errors: EINVAL (fs, or not a regular file),
+         * EPERM/EACCES (not owner, no CAP_LEASE). */
+        if (!leased && (errno == EAGAIN || errno == EBUSY))
+                return PROBE_BUSY;
+        /* The inode as the open file sees it, after the lease: the one we judged,
+         * still a regular file (else it was replaced: our lease goes with the fd). */
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME,
+                  &now) < 0 ||
+            !S_ISREG(now.stx_mode) || now.stx_ino != sx->stx_ino ||
+            now.stx_dev_major != sx->stx_dev_major || now.stx_dev_minor != sx->stx_dev_minor)
+                return PROBE_GONE;
+        /* Honour flock(1) like systemd-tmpfiles: a locked file is in use. A granted
+         * write lease already proves it: flock(2) needs a descriptor opened for
+         * reading or writing, and any such open file description other than ours
+         * makes the kernel refuse the lease. Without a lease, ask flock itself (our
+         * lock goes away with the fd). */
+        if (!leased && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+                return PROBE_BUSY;
+        *ret_sx = now;
         *ret_fd = take_fd(&fd);
-        return PROBE_FREE;
+        return leased ? PROBE_FREE : PROBE_NO_LEASE;
 }

@@ -23,6 +23,8 @@
 #define SWEEP_DEFAULT_MAX_SECONDS 60
 #define SWEEP_DEFAULT_STORE       "/run/initramfs/ephemeral"
 #define SWEEP_MAX_ROOTS           CONFIG_MAX_DIRS
+#define SWEEP_MAX_DEPTH_LIMIT     512 /* the largest --max-depth */
+#define SWEEP_MAX_NAMES           (SWEEP_MAX_DEPTH_LIMIT + 2)
 
 /* ---- age.c ---- */
 
@@ -44,6 +46,21 @@ bool entry_is_stale(const struct entry_times *t, bool is_dir, int64_t cutoff_ns)
  * patterns apply to single names). The built-in list is the default of
  * ephemeral.sweep.protect (config/keys.c). */
 bool name_is_protected(const char *name, const char (*patterns)[256], unsigned n);
+
+/* The first bytes a name can start with to match one of the patterns (all 256 when
+ * a pattern starts with a wildcard, a class or an escape): the quick test in front
+ * of name_is_protected for every name of a pass. */
+struct protect_first {
+        uint64_t bits[4];
+};
+
+void protect_first_init(struct protect_first *f, const char (*patterns)[256], unsigned n);
+static inline bool protect_first_may_match(const struct protect_first *f, const char *name)
+{
+        unsigned char c = (unsigned char)name[0];
+
+        return (f->bits[c >> 6] >> (c & 63)) & 1;
+}
 
 /* ---- inuse.c ---- */
 
@@ -67,6 +84,7 @@ struct inuse_set {
         unsigned n_devs;
 };
 
+/* s must start zeroed (calloc): reset clears only slots that were filled. */
 void inuse_set_reset(struct inuse_set *s);
 void inuse_set_watch_dev(struct inuse_set *s, dev_t dev);
 int inuse_set_add(struct inuse_set *s, dev_t dev, ino_t ino);
@@ -101,12 +119,14 @@ enum probe_result {
 };
 
 /* Open dfd/name (a regular file whose statx is sx) without following symlinks,
- * without blocking and without breaking anyone's lease, check it is still the same
- * inode, take a write lease and an flock. nodev: the filesystem is mounted nodev
- * (no device can be opened there), which allows a faster open. On PROBE_FREE or PROBE_NO_LEASE,
- * *ret_fd is the open file (lease held for PROBE_FREE). */
+ * without blocking and without breaking anyone's lease, take a write lease (or,
+ * where leases are refused, an flock), then check on the open file that it is
+ * still the same inode and a regular file. nodev: the filesystem is mounted nodev
+ * (no device can be opened there), which allows a faster open. On PROBE_FREE or
+ * PROBE_NO_LEASE, *ret_fd is the open file (lease held for PROBE_FREE) and *ret_sx
+ * its statx taken after the lease. */
 enum probe_result probe_regular(int dfd, const char *name, const struct statx *sx, bool nodev,
-                                int *ret_fd);
+                                int *ret_fd, struct statx *ret_sx);
 
 /* ---- walk.c ---- */
 
@@ -142,6 +162,13 @@ struct sweep_pass {
         uint64_t root_mnt_id;
         dev_t root_dev;
         bool root_nodev;
+        unsigned until_clock; /* entries left before must_stop reads the clock again */
+        struct protect_first protect_first; /* of opts->protect, set by sweep_root */
+        /* The names from the root down to the current entry, pointing into each
+         * level's getdents buffer; the path is put together only for a message. */
+        const char *root;
+        const char *names[SWEEP_MAX_NAMES];
+        unsigned n_names;
         char path[4096]; /* for messages only, never used for system calls */
 };
 

@@ -8,9 +8,19 @@
  * id, or a mount root). Regular files are unlinked while we hold a write lease on
  * them (see inuse.c), after re-checking inode and age on the open file; empty stale
  * directories go deepest first and each parent gets its times back. Depth, deletions
- * and run time per pass are bounded; memory is one DIR per level plus the fixed
- * in-use set.
+ * and run time per pass are bounded; memory is one getdents buffer per level plus
+ * the fixed in-use set.
+ *
+ * Cost per entry (what makes a pass cheap): the d_type from getdents skips sockets,
+ * FIFOs and devices without a system call; every other entry costs one statx by
+ * name (a directory one more, the statx of the opened fd, and one in restore_times
+ * when nothing was removed from it), and only a stale regular file more: open,
+ * lease, statx of the open file, lease check, statx by name, unlink, close (8 in
+ * all). Directories are not opened before that statx: opening a name could trigger
+ * an automount, which statx with AT_NO_AUTOMOUNT does not. Paths are put together
+ * only for messages.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -87,6 +97,21 @@ static bool is_stale(const struct sweep_pass *p, const struct statx *sx)
         return entry_is_stale(&t, S_ISDIR(sx->stx_mode), cutoff_ns(p));
 }
 
+/* The path of the current entry (root/names...), for messages. */
+static const char *entry_path(struct sweep_pass *p)
+{
+        size_t len = (size_t)snprintf(p->path, sizeof(p->path), "%s", p->root ? p->root : "");
+        unsigned n = p->n_names < SWEEP_MAX_NAMES ? p->n_names : SWEEP_MAX_NAMES;
+
+        for (unsigned i = 0; i < n && len < sizeof(p->path); i++)
+                len += (size_t)snprintf(p->path + len, sizeof(p->path) - len, "%s%s",
+                                        len && p->path[len - 1] == '/' ? "" : "/", p->names[i]);
+        return p->path;
+}
+
+/* The clock is read every this many entries, not for each. */
+#define CLOCK_EVERY 64
+
 static bool must_stop(struct sweep_pass *p)
 {
         if (p->stop && *p->stop) {
@@ -96,28 +121,23 @@ static bool must_stop(struct sweep_pass *p)
         if (p->deletes >= p->opts->max_deletes) {
                 if (!p->stats.truncated)
                         log_warning("%s: reached %llu deletions in this pass, continuing next pass",
-                                    p->path, (unsigned long long)p->opts->max_deletes);
+                                    entry_path(p), (unsigned long long)p->opts->max_deletes);
                 p->stats.truncated = true;
                 return true;
         }
+        if (p->until_clock > 0) {
+                p->until_clock--;
+                return false;
+        }
+        p->until_clock = CLOCK_EVERY - 1;
         if (now_mono_ns() > p->deadline_mono_ns) {
                 if (!p->stats.truncated)
-                        log_warning("%s: pass ran for %llus, continuing next pass", p->path,
+                        log_warning("%s: pass ran for %llus, continuing next pass", entry_path(p),
                                     (unsigned long long)p->opts->max_seconds);
                 p->stats.truncated = true;
                 return true;
         }
         return false;
-}
-
-/* Append "/name" to the message path; returns the old length to restore. */
-static size_t path_push(struct sweep_pass *p, const char *name)
-{
-        size_t len = strlen(p->path);
-
-        snprintf(p->path + len, sizeof(p->path) - len, "%s%s",
-                 len && p->path[len - 1] == '/' ? "" : "/", name);
-        return len;
 }
 
 static bool in_use_by_proc(struct sweep_pass *p, const struct statx *sx)
@@ -141,16 +161,16 @@ static void note_removed(struct sweep_pass *p, const struct statx *sx)
         else
                 p->stats.files++;
         if (p->opts->dry_run)
-                log_info("would remove %s", p->path);
+                log_info("would remove %s", entry_path(p));
         else if (p->opts->verbose)
-                log_info("removed %s", p->path);
+                log_info("removed %s", entry_path(p));
 }
 
 static void note_kept(struct sweep_pass *p, const char *why)
 {
         p->stats.in_use++;
         if (p->opts->verbose || p->opts->dry_run)
-                log_info("keeping %s (%s)", p->path, why);
+                log_info("keeping %s (%s)", entry_path(p), why);
 }
 
 /* Unlink dfd/name if it still is the inode we checked. Returns 1 removed, 0 kept. */
@@ -164,7 +184,7 @@ static int unlink_checked(struct sweep_pass *p, int dfd, const char *name,
         if (!p->opts->dry_run && unlinkat(dfd, name, flags) < 0) {
                 if (errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST || errno == EBUSY)
                         return 0;
-                log_warning_errno(errno, "cannot remove %s", p->path);
+                log_warning_errno(errno, "cannot remove %s", entry_path(p));
                 p->stats.errors++;
                 return 0;
         }
@@ -182,7 +202,7 @@ static int sweep_regular(struct sweep_pass *p, int dfd, const char *name, const 
                 note_kept(p, "leased");
                 return 0;
         }
-        probe = probe_regular(dfd, name, sx, p->root_nodev, &fd);
+        probe = probe_regular(dfd, name, sx, p->root_nodev, &fd, &fresh);
         switch (probe) {
         case PROBE_GONE:
                 return 0;
@@ -194,13 +214,17 @@ static int sweep_regular(struct sweep_pass *p, int dfd, const char *name, const 
                         note_kept(p, "open or mapped");
                         return 0;
                 }
+                /* No lease holds it still: look at the open file again after the scan. */
+                if (statx_nofollow(fd, "", &fresh) < 0)
+                        return 0;
                 break;
         case PROBE_FREE:
                 break;
         }
-        /* The last word is the open file's: same inode, still a plain stale file. */
-        if (statx_nofollow(fd, "", &fresh) < 0 || !same_entry(&fresh, sx) ||
-            !S_ISREG(fresh.stx_mode) || (fresh.stx_mode & S_ISVTX) || !is_stale(p, &fresh))
+        /* The last word is the open file's (taken under the lease): same inode, still
+         * a plain stale file. */
+        if (!same_entry(&fresh, sx) || !S_ISREG(fresh.stx_mode) || (fresh.stx_mode & S_ISVTX) ||
+            !is_stale(p, &fresh))
                 return 0;
         /* Someone started opening it since we took the lease (the kernel is breaking
          * it; their open waits for us): it is in use after all. */
@@ -258,7 +282,7 @@ static int sweep_subdir(struct sweep_pass *p, int dfd, const char *name, const s
                 return 0;
         if (depth >= p->opts->max_depth) {
                 if (!p->stats.truncated)
-                        log_warning("%s: deeper than %u levels, not descending", p->path,
+                        log_warning("%s: deeper than %u levels, not descending", entry_path(p),
                                     p->opts->max_depth);
                 p->stats.truncated = true;
                 return 0;
@@ -267,7 +291,7 @@ static int sweep_subdir(struct sweep_pass *p, int dfd, const char *name, const s
         if (fd < 0) {
                 if (fd != -ENOENT && fd != -ESTALE && fd != -ELOOP && fd != -EXDEV &&
                     fd != -ENOTDIR) {
-                        log_warning_errno(fd, "cannot open %s", p->path);
+                        log_warning_errno(fd, "cannot open %s", entry_path(p));
                         p->stats.errors++;
                 }
                 return 0;
@@ -277,7 +301,7 @@ static int sweep_subdir(struct sweep_pass *p, int dfd, const char *name, const s
         if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
                 p->stats.locked++;
                 if (p->opts->verbose || p->opts->dry_run)
-                        log_info("keeping %s (locked)", p->path);
+                        log_info("keeping %s (locked)", entry_path(p));
                 return 0;
         }
         sweep_dir(p, fd, sx, depth + 1, &remaining);
@@ -290,19 +314,26 @@ static int sweep_subdir(struct sweep_pass *p, int dfd, const char *name, const s
         return unlink_checked(p, dfd, name, sx, AT_REMOVEDIR);
 }
 
-/* Returns 1 when the entry was removed, 0 when it stays. */
-static int sweep_entry(struct sweep_pass *p, int dfd, const char *name, unsigned depth)
+/* Returns 1 when the entry was removed, 0 when it stays. type: the d_type getdents
+ * gave (DT_UNKNOWN where the filesystem does not say). */
+static int sweep_entry(struct sweep_pass *p, int dfd, const char *name, unsigned char type,
+                       unsigned depth)
 {
         struct statx sx;
         int r;
 
-        if (name_is_protected(name, p->opts->protect, p->opts->n_protect))
+        /* Sockets, FIFOs and devices are never removed: no need to look closer. Had
+         * one been replaced since getdents, keeping the new entry is the safe side. */
+        if (type == DT_SOCK || type == DT_FIFO || type == DT_CHR || type == DT_BLK)
+                return 0;
+        if (protect_first_may_match(&p->protect_first, name) &&
+            name_is_protected(name, p->opts->protect, p->opts->n_protect))
                 return 0;
         r = statx_nofollow(dfd, name, &sx);
         if (r < 0) {
                 if (r == -ENOENT)
                         return 1; /* gone meanwhile: it does not keep the parent */
-                log_warning_errno(r, "cannot stat %s", p->path);
+                log_warning_errno(r, "cannot stat %s", entry_path(p));
                 p->stats.errors++;
                 return 0;
         }
@@ -329,52 +360,64 @@ static void restore_times(struct sweep_pass *p, int fd, const struct statx *befo
             {before->stx_mtime.tv_sec, before->stx_mtime.tv_nsec},
         };
 
-        if (statx_nofollow(fd, "", &now) < 0)
-                return;
         /* Our readdir may have bumped atime, our unlinks mtime: put them back so the
          * sweep itself never makes a directory look fresh (in a dry run too: that
-         * undoes our own side effect, it deletes nothing). */
-        if (now.stx_atime.tv_sec == before->stx_atime.tv_sec &&
-            now.stx_atime.tv_nsec == before->stx_atime.tv_nsec && !removed)
-                return;
-        if (!removed)
+         * undoes our own side effect, it deletes nothing). After a removal both are
+         * set back anyway; otherwise only a changed atime is worth a write. */
+        if (!removed) {
+                if (statx_nofollow(fd, "", &now) < 0 ||
+                    (now.stx_atime.tv_sec == before->stx_atime.tv_sec &&
+                     now.stx_atime.tv_nsec == before->stx_atime.tv_nsec))
+                        return;
                 ts[1].tv_nsec = UTIME_OMIT;
+        }
         if (futimens(fd, ts) < 0)
-                log_warning_errno(errno, "cannot restore the times of %s", p->path);
+                log_warning_errno(errno, "cannot restore the times of %s", entry_path(p));
 }
+
+/* One level's getdents64 buffer: about 300 entries of short names per call. */
+#define DIRENT_BUF_SIZE 8192
 
 static int sweep_dir(struct sweep_pass *p, int fd, const struct statx *self, unsigned depth,
                      uint64_t *ret_remaining)
 {
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
+        _cleanup_free_ char *buf = malloc(DIRENT_BUF_SIZE);
         uint64_t remaining = 0;
-        bool removed = false;
+        bool removed = false, stopped = false;
+        ssize_t n = 0;
 
-        d = fdopendir_or_close(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        if (!d)
-                return log_warning_errno(errno, "cannot read %s", p->path);
-        while ((errno = 0, de = readdir(d))) {
-                size_t len;
-                int r;
+        *ret_remaining = 1; /* unread: not known to be empty */
+        if (!buf)
+                return log_warning_errno(ENOMEM, "cannot read %s", entry_path(p));
+        /* getdents64 on our own fd (no DIR: its fstat, dup and 32 KiB buffer buy
+         * nothing here); the names stay in buf while the level is worked on. */
+        while (!stopped && (n = getdents64(fd, buf, DIRENT_BUF_SIZE)) > 0) {
+                for (ssize_t off = 0; off < n;) {
+                        const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+                        int r;
 
-                if (dot_or_dotdot(de->d_name))
-                        continue;
-                if (must_stop(p)) {
-                        remaining++;
-                        break;
+                        off += de->d_reclen;
+                        if (dot_or_dotdot(de->d_name))
+                                continue;
+                        if (must_stop(p)) {
+                                remaining++;
+                                stopped = true;
+                                break;
+                        }
+                        if (p->n_names < SWEEP_MAX_NAMES)
+                                p->names[p->n_names] = de->d_name;
+                        p->n_names++;
+                        r = sweep_entry(p, fd, de->d_name, de->d_type, depth);
+                        p->n_names--;
+                        if (r > 0)
+                                removed = true;
+                        else
+                                remaining++;
                 }
-                len = path_push(p, de->d_name);
-                r = sweep_entry(p, fd, de->d_name, depth);
-                p->path[len] = '\0';
-                if (r > 0)
-                        removed = true;
-                else
-                        remaining++;
         }
-        if (errno != 0) {
+        if (!stopped && n < 0) {
                 /* What was not read may still be there: the dir is not empty. */
-                log_warning_errno(errno, "cannot read %s to its end", p->path);
+                log_warning_errno(errno, "cannot read %s to its end", entry_path(p));
                 p->stats.errors++;
                 remaining++;
         }
@@ -423,6 +466,8 @@ int sweep_root(struct sweep_pass *p, const char *root)
         p->root_nodev = (sfs.f_flags & ST_NODEV) != 0;
         p->root_mnt_id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
         inuse_set_watch_dev(p->inuse, p->root_dev);
-        snprintf(p->path, sizeof(p->path), "%s", root);
+        p->root = root;
+        p->n_names = 0;
+        protect_first_init(&p->protect_first, p->opts->protect, p->opts->n_protect);
         return sweep_dir(p, fd, &sx, 0, &remaining);
 }

@@ -68,11 +68,11 @@ check_fails "forged dir name in the store: no log line of its own" grep -q '^<0>
 assert_match "forged dir name in the store: shown escaped" 'biggest directories: x\\n<0>forged' "$out"
 umount "$SCRATCH/store"
 
-# --- a dir that cannot be read to its end (readdir fails, injected) is not taken
+# --- a dir that cannot be read to its end (getdents64 fails, injected) is not taken
 # for an empty one: said, kept ---
 if cc -shared -fPIC -o "$SCRATCH/fail.so" "$TOP/tests/lib/fail-call.c" -ldl; then
 	mkdir -p "$T/rd/sub" && echo x >"$T/rd/sub/f" && old "$T/rd/sub/f" "$T/rd/sub" "$T/rd"
-	out=$(FAIL_CALL=readdir FAIL_PATH=/rd/sub LD_PRELOAD=$SCRATCH/fail.so \
+	out=$(FAIL_CALL=getdents64 FAIL_PATH=/rd/sub LD_PRELOAD=$SCRATCH/fail.so \
 		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 		"$SWEEP" --once --now "$NOW" --age 60 --cmdline /dev/null --config /dev/null "$T/rd" 2>&1)
 	assert_match "unreadable dir: says so" "cannot read .*/rd/sub to its end: Input/output error" "$out"

@@ -3,7 +3,7 @@
  * fail-call: an LD_PRELOAD shim for tests. One libc call fails with one errno when
  * the path it acts on contains a given string; everything else goes to libc.
  *
- *   FAIL_CALL=statx|fstatat|fgetxattr|lgetxattr|fremovexattr|readdir
+ *   FAIL_CALL=statx|fstatat|fgetxattr|lgetxattr|fremovexattr|readdir|getdents64
  *   FAIL_PATH=substring  (matched against "dir/name": a dir fd or DIR is resolved
  *                         through /proc/self/fd)
  *   FAIL_ERRNO=5         (default EIO)
@@ -86,4 +86,9 @@ int fremovexattr(int fd, const char *attr)
 struct dirent *readdir(DIR *d)
 {
         return hit("readdir", dirfd(d), NULL) ? NULL : REAL(readdir)(d);
+}
+
+ssize_t getdents64(int fd, void *buf, size_t n)
+{
+        return hit("getdents64", fd, NULL) ? -1 : REAL(getdents64)(fd, buf, n);
 }

@@ -4,10 +4,12 @@
  * /proc set. Root-only parts skip when not root (leases need ownership or CAP_LEASE,
  * which the test has for its own files anyway). */
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,13 +79,18 @@ static void release_child(struct child *c)
 static enum probe_result probe(const char *name, const struct statx *sx)
 {
         int fd = -1, fd2 = -1;
-        enum probe_result r = probe_regular(dfd, name, sx, false, &fd);
+        struct statx now, now2;
+        enum probe_result r = probe_regular(dfd, name, sx, false, &fd, &now);
         /* Both ways of opening (O_PATH + reopen, and by name on nodev) agree. */
         enum probe_result r2;
 
         if (fd >= 0)
                 close(fd);
-        r2 = probe_regular(dfd, name, sx, true, &fd2);
+        if ((r == PROBE_FREE || r == PROBE_NO_LEASE) && now.stx_ino != sx->stx_ino)
+                FAIL("probe of %s: the statx returned is not the file's", name);
+        r2 = probe_regular(dfd, name, sx, true, &fd2, &now2);
+        if ((r2 == PROBE_FREE || r2 == PROBE_NO_LEASE) && now2.stx_ino != sx->stx_ino)
+                FAIL("probe of %s: the statx returned is not the file's", name);
         if (fd2 >= 0)
                 close(fd2);
         if (r != r2)
@@ -153,6 +160,56 @@ TEST(flocked_file_is_busy)
         ASSERT_EQ(probe("locked", &sx), PROBE_BUSY);
         release_child(&c);
         ASSERT_EQ(probe("locked", &sx), PROBE_FREE);
+}
+
+static void hold_lock_nolease(void)
+{
+        int fd = openat(dfd, "locked-nolease", O_RDONLY);
+
+        flock(fd, LOCK_EX);
+}
+
+/* probe() in a child without CAP_LEASE (a file we do not own then gets no lease);
+ * returns the result. */
+static enum probe_result probe_without_cap_lease(const char *name, const struct statx *sx)
+{
+        int status;
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+                struct __user_cap_data_struct d[2];
+
+                if (syscall(SYS_capget, &h, d) < 0)
+                        _exit(100);
+                d[CAP_LEASE / 32].effective &= ~(1U << (CAP_LEASE % 32));
+                if (syscall(SYS_capset, &h, d) < 0)
+                        _exit(100);
+                _exit(probe(name, sx));
+        }
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) == 100)
+                FAIL("probe child failed");
+        return (enum probe_result)WEXITSTATUS(status);
+}
+
+/* Where no lease can be had (not the owner, no CAP_LEASE), flock still counts:
+ * a granted lease makes the flock check needless, a refused one does not. */
+TEST(flocked_file_without_lease_is_busy)
+{
+        struct child c;
+        struct statx sx;
+
+        if (geteuid() != 0) {
+                printf("# skipped: needs root (chown)\n");
+                return;
+        }
+        make_file("locked-nolease", &sx);
+        ASSERT_EQ(fchownat(dfd, "locked-nolease", 4321, 4321, 0), 0);
+        ASSERT_EQ(probe_without_cap_lease("locked-nolease", &sx), PROBE_NO_LEASE);
+        start_child(&c, hold_lock_nolease);
+        ASSERT_EQ(probe_without_cap_lease("locked-nolease", &sx), PROBE_BUSY);
+        release_child(&c);
+        ASSERT_EQ(probe_without_cap_lease("locked-nolease", &sx), PROBE_NO_LEASE);
 }
 
 TEST(replaced_file_is_gone)
