@@ -8,7 +8,7 @@
  *   D  deleted: a whiteout
  *   O  opaque: the directory replaces the lower one and all its contents
  * Paths with control characters, '"' or '\' are quoted and C-escaped like git does.
- * A flushed dir lists nothing: its upper is kept, but all of it is on disk.
+ * A flushed dir lists nothing: its upper is emptied, all of it is on disk.
  */
 #include <fcntl.h>
 #include <getopt.h>

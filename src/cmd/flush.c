@@ -2,17 +2,9 @@
 /*
  * flush: `ephemeral flush [--root DIR] [--store DIR] [--dry-run]`. Runs after
  * userspace stopped: for every persist dir recorded in the store's state, reach
- * its lower dir (shutdown/target.c), merge the upper into it (merge) and mark the
- * dir flushed; discard dirs are marked discarded. Prints a summary and appends it
- * as one line to ephemeral.log in the lower /var/log.
- *
- * The upper of a flushed dir is not emptied: the store is RAM that the shutdown is
- * about to drop, and emptying it cost about a tenth of a flush of small files and a
- * fifth of one of large files (issue 12). The "flushed" mark in the state is what
- * every reader honours instead: a second flush (the system-shutdown hook, then the
- * shutdown initramfs, or a retry) and checkpoints skip the dir, status counts no
- * changes and diff lists none for it, and a mount that finds the store again
- * empties such an upper before it mounts an overlay on it (boot/overlay.c).
+ * its lower dir (shutdown/target.c), merge the upper into it (merge), mark the dir
+ * flushed and empty the upper; discard dirs are marked discarded. Prints a summary
+ * and appends it as one line to ephemeral.log in the lower /var/log.
  * Exit: 0 everything merged, 111 any failure, 100 bad usage.
  */
 #include <errno.h>
@@ -128,13 +120,18 @@ static int flush_dir(struct flush_run *f, unsigned i)
                 summary_add(f, " (%" PRIu64 " errors)", st.errors);
         if (r < 0)
                 return r;
-        /* From here on nothing merges this upper again (see the top). */
+        /* Recorded before the upper is emptied: a second run must not merge a
+         * half-emptied upper, whose dirs would carry wrong times. */
         d->status = STATE_FLUSHED;
         r = state_write(f->storefd, &f->state);
         if (r < 0)
                 return log_errno(r, "%s: merged, but cannot record it in %s/%s", d->path, f->store,
                                  STATE_FILE);
-        return 0;
+        /* Emptied, although the store is RAM about to go (a tenth of a small-file
+         * flush): the empty upper, not only the state's mark, is what keeps a store
+         * found again (a shutdown that did not happen) from bringing old versions
+         * back; a mark in the state can be lost or overwritten. */
+        return merge_empty_dir(upperfd, d->path);
 }
 
 /* The lower /var/log: inside a flushed dir if one holds it, else below the root

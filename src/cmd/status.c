@@ -4,8 +4,8 @@
  * RAM held by its upper (sum of st_blocks * 512 over the upper tree, the upper
  * root included) and changed entries (every non-directory entry of the upper —
  * files, symlinks, whiteouts... — plus opaque directories; directories that only
- * carry changed entries are not counted; none once the dir is flushed: its upper
- * is kept, but all of it is on disk); then the store's size, use and cap.
+ * carry changed entries are not counted; none once the dir is flushed: all of it
+ * is on disk); then the store's size, use and cap.
  * It warns when the configuration file the boot read from the initramfs differs
  * from the root's /etc/ephemeral.conf (the image is stale: rebuild it).
  */
@@ -176,8 +176,8 @@ int cmd_status(int argc, char *argv[])
                 struct stat st;
                 if (fstat(fd, &st) == 0)
                         u[i].bytes += (uint64_t)st.st_blocks * 512;
-                /* Its upper still holds the RAM, but nothing in it is a change any
-                 * more: all of it is on disk. */
+                /* Whatever its upper still holds (an emptying that failed half-way)
+                 * is on disk: no change any more. */
                 if (s->dirs[i].status == STATE_FLUSHED)
                         u[i].changes = 0;
         }

@@ -33,7 +33,7 @@
 enum state_status {
         STATE_MOUNTED,   /* overlay mounted, upper holds changes */
         STATE_FAILED,    /* mount was attempted and failed; nothing to flush */
-        STATE_FLUSHED,   /* merged down; the upper, no longer a change, is kept */
+        STATE_FLUSHED,   /* merged down; upper emptied */
         STATE_DISCARDED, /* discard mode, dropped at shutdown */
 };
 
