@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* options: the option parsing the commands share (see options.h). */
 #include <errno.h>
+#include <getopt.h>
 #include <string.h>
 
 #include "cmd/options.h"

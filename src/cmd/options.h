@@ -2,7 +2,6 @@
 /* options: the option parsing the commands share. */
 #pragma once
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 

@@ -10,7 +10,6 @@
  * from the root's /etc/ephemeral.conf (the image is stale: rebuild it).
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/statfs.h>

@@ -5,17 +5,18 @@
 # E2E_RUN set to an empty directory.
 # shellcheck disable=SC2154 # _tap_failed comes from tests/lib/lib.sh
 
-# scenarios_build SCRIPT: runs the (cached) build SCRIPT, then takes the manifests of
-# the base image's /etc and /var/log. Ends the test on failure.
+# scenarios_build SCRIPT [PREFIX]: runs the (cached) build SCRIPT, then takes the
+# manifests of the base image's /etc and /var/log; PREFIX starts the TAP line. Ends
+# the test on failure.
 scenarios_build() {
-	local t0
+	local t0 prefix=${2:-}
 	t0=$(date +%s)
 	if ! "$1" >"$E2E_RUN/build.log" 2>&1; then
-		not_ok "build the test system"
+		not_ok "${prefix}build the test system"
 		tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
 		finish
 	fi
-	ok "build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
+	ok "${prefix}build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
 	if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
 		image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
 		not_ok "manifest of the base image"
@@ -148,22 +149,10 @@ appended" "$(image_cat "$E2E_RUN/$name.img" /var/log/e2e-old.log)"
 # (cached steps say so), manifests of the base image's /etc and /var/log taken; one
 # TAP line, and the test ends when the build fails.
 build_test_system() {
-	local t0
 	E2E_RUN=$E2E_DIR/run
 	rm -rf "$E2E_RUN"
 	mkdir -p "$E2E_RUN"
-	t0=$(date +%s)
-	if ! "$E2E_SRC/build-image.sh" >"$E2E_RUN/build.log" 2>&1; then
-		not_ok "$E2E_VARIANT: build the test system"
-		tail -30 "$E2E_RUN/build.log" | sed 's/^/#   /'
-		finish
-	fi
-	ok "$E2E_VARIANT: build the test system ($(($(date +%s) - t0)) s; $(grep -c cached "$E2E_RUN/build.log") cached steps)"
-	if ! { image_manifest "$E2E_DIR/base.img" /etc >"$E2E_RUN/base-etc.manifest" &&
-		image_manifest "$E2E_DIR/base.img" /var/log >"$E2E_RUN/base-varlog.manifest"; }; then
-		not_ok "manifest of the base image"
-		finish
-	fi
+	scenarios_build "$E2E_SRC/build-image.sh" "$E2E_VARIANT: "
 }
 
 # Reboot: the changes of boot 1 are merged at reboot, boot 2 sees them.
