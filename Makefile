@@ -27,7 +27,13 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libkmod is not linked: src/shared/modload.c opens it with dlopen when a module must
+# be loaded (linked, it and its libcrypto cost every start ~4 ms). Its path here,
+# asked of the compiler, goes into the binary and into the image hooks (@LIBKMOD@).
+LIBKMOD_FOUND := $(shell $(CC) -print-file-name=libkmod.so.2 2>/dev/null)
+LIBKMOD_SO := $(if $(findstring /,$(LIBKMOD_FOUND)),$(abspath $(LIBKMOD_FOUND)),libkmod.so.2)
+CFLAGS  += -DLIBKMOD_SO='"$(LIBKMOD_SO)"'
+LINK_LIBS  = $(shell pkg-config --libs blkid)
 
 # The layers, lowest first (docs/ARCHITECTURE.md): shared/ helpers, config/ (keys,
 # state, store), merge/ (the engine), sweep/, boot/ (what mount does), shutdown/
@@ -63,7 +69,7 @@ $(BUILD)/libephemeral.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/ephemeral: $(BUILD)/src/cmd/ephemeral.o $(BUILD)/libephemeral.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
 
 $(BUILD)/ephemeral-sweep: $(SWEEP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -71,7 +77,7 @@ $(BUILD)/ephemeral-sweep: $(SWEEP_OBJS)
 $(BUILD)/tests/test-%: test-%.c tests/lib/test.h $(BUILD)/libephemeral.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(BUILD)/libephemeral.a \
-		$(shell pkg-config --libs $(PKGS))
+		$(LINK_LIBS)
 
 unit-bins: $(UNIT_BINS) $(BUILD)/tests/manifest $(BUILD)/tests/godown
 
@@ -122,6 +128,10 @@ vm:
 docs: $(BUILD)/ephemeral
 	tests/gen-docs.sh $(BUILD)/ephemeral
 
+# `make -s print-VAR` prints a variable (the tests ask for LIBKMOD_SO).
+print-%:
+	@echo '$($*)'
+
 bench: all
 	bench/run
 
@@ -134,7 +144,8 @@ lint:
 # Runtime files name the binary as @BINDIR@/ephemeral and our helper scripts'
 # directory as @PKGLIBDIR@; install substitutes the real dirs.
 # $(call subst_install,MODE,SRC,DEST)
-subst_install = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' $(2) > $(BUILD)/.subst.$$$$ && \
+subst_install = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' \
+	-e 's|@LIBKMOD@|$(LIBKMOD_SO)|g' $(2) > $(BUILD)/.subst.$$$$ && \
 	install -Dm$(1) $(BUILD)/.subst.$$$$ $(3) && rm -f $(BUILD)/.subst.$$$$
 
 # `make install` installs everything; packagers pick what fits: install-bin (the

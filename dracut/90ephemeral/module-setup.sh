@@ -1,6 +1,7 @@
 #!/bin/bash
-# dracut module "ephemeral": puts the ephemeral binary (with its libraries, libkmod
-# and libblkid), the overlay kernel module and two hooks into the initramfs:
+# dracut module "ephemeral": puts the ephemeral binary (with its libraries: libblkid,
+# and libkmod, which it opens only to load a module), the overlay kernel module and
+# two hooks into the initramfs:
 # pre-pivot mounts the RAM overlays on the real root, pre-shutdown (in the shutdown
 # initramfs that dracut-shutdown.service restores to /run/initramfs) merges them
 # back into it. Declarations only; the hooks hold the runtime logic.
@@ -31,6 +32,8 @@ install() {
     # /run/initramfs) and, for the hooks (PATH=/usr/sbin:/usr/bin:/sbin:/bin), as
     # /usr/bin/ephemeral when that differs (e.g. PREFIX=/usr/local).
     inst_binary "$_bin"
+    # Not a link-time dependency (dlopen), so inst_binary does not see it.
+    inst_library "@LIBKMOD@" || inst_libdir_file 'libkmod.so.2*'
     # (/bin may be a symlink to usr/bin: then it is there already.)
     if [ ! -e "${initdir}/usr/bin/ephemeral" ]; then
         ln_r "$_bin" /usr/bin/ephemeral

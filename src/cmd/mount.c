@@ -116,7 +116,7 @@ static int read_config(struct mount_ctx *ctx, const char *config, const char *cm
 {
         char alt[PATH_MAX];
 
-        config_init(&ctx->cfg);
+        config_defaults(&ctx->cfg); /* ctx is calloc'd */
         *ret_image = config;
         /* The image's copy wins; without one, the root's own file is read, so a
          * change to it needs no initramfs rebuild. */
@@ -181,8 +181,8 @@ static int mount_store(struct mount_ctx *ctx, const char *store)
         else if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "cannot read %s/%s; writing a new one", ctx->store,
                                   STATE_FILE);
-        if (r < 0)
-                memset(&ctx->state, 0, sizeof(ctx->state));
+        /* On failure state_read left ctx->state as it was: all zero (ctx is
+         * calloc'd), i.e. no records. */
         ctx->state.version = STATE_VERSION;
         snprintf(ctx->state.journal, sizeof(ctx->state.journal), "%s", ctx->cfg.journal);
         ctx->state.checkpoint_sec = ctx->cfg.checkpoint_sec;
@@ -215,6 +215,11 @@ static int run(struct mount_ctx *ctx, const char *root, const char *store)
         r = ctx->cfg.n_dirs > 0 ? modload_filesystem("overlay", NULL) : 0;
         if (r == -ENOENT)
                 log_errno(r, "cannot load overlayfs: %s", modload_missing_hint());
+        else if (r == -ELIBACC || r == -ELIBBAD)
+                log_errno(r,
+                          "cannot load the overlay kernel module: %s (the image needs "
+                          "libkmod; rebuild it)",
+                          modload_library_error());
         else if (r < 0)
                 log_errno(r, "cannot load the overlay kernel module");
         else if (ctx->cfg.n_dirs > 0 && mount_store(ctx, store) < 0)

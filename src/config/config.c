@@ -100,11 +100,14 @@ struct list_ctx {
         const char *origin, *key;
         enum config_key_type type;
         bool bad;
-        /* parsed result, copied into the config only when the whole value was seen */
-        struct overlay_entry dirs[CONFIG_MAX_DIRS];
-        struct tmpfs_entry tmpfs[CONFIG_MAX_DIRS];
-        char paths[CONFIG_MAX_DIRS][PATH_MAX];
-        char names[CONFIG_MAX_PATTERNS][256];
+        /* parsed result, copied into the config only when the whole value was seen;
+         * one key has one type, so they share the memory (zeroed for every key) */
+        union {
+                struct overlay_entry dirs[CONFIG_MAX_DIRS];
+                struct tmpfs_entry tmpfs[CONFIG_MAX_DIRS];
+                char paths[CONFIG_MAX_DIRS][PATH_MAX];
+                char names[CONFIG_MAX_PATTERNS][256];
+        };
         unsigned n;
 };
 
@@ -235,6 +238,11 @@ static void add_name(struct item *it, void *userdata)
 void config_init(struct config *c)
 {
         *c = (struct config){0};
+        config_defaults(c);
+}
+
+void config_defaults(struct config *c)
+{
         for (size_t i = 0; i < config_n_keys; i++)
                 if (config_keys[i].def)
                         config_set(c, config_keys[i].name, config_keys[i].def,

@@ -62,8 +62,8 @@ struct state {
  * other than [A-Za-z0-9._] and '/' are hex-escaped as "_xHH". */
 int state_dir_name(const char *path, char *out, size_t outlen);
 
-/* Read <storefd>/state. -ENOENT when there is none; -EBADMSG on a malformed or
- * cut file (a cut one is also logged). */
+/* Read <storefd>/state into *ret (left untouched on failure). -ENOENT when there is
+ * none; -EBADMSG on a malformed or cut file (a cut one is also logged). */
 int state_read(int storefd, struct state *ret);
 /* Write it atomically (temporary + rename + fsync). */
 int state_write(int storefd, const struct state *s);

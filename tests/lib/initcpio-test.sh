@@ -4,11 +4,13 @@
 # BINDIR as `make install` would substitute it: where the binary under test lives.
 BINDIR=$(dirname "$(realpath "$EPHEMERAL")")
 FIXTURES=$TOP/tests/fixtures/initcpio
+# libkmod's path as `make install` substitutes it (@LIBKMOD@; ephemeral opens it with dlopen).
+LIBKMOD=$(make -s -C "$TOP" print-LIBKMOD_SO)
 
 # subst SRC DEST [MODE]: install a runtime file the way `make install` does.
 subst() {
 	mkdir -p "$(dirname "$2")"
-	sed "s|@BINDIR@|$BINDIR|g" "$1" >"$2"
+	sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@LIBKMOD@|$LIBKMOD|g" "$1" >"$2"
 	chmod "${3:-644}" "$2"
 }
 

@@ -14,8 +14,11 @@ TEST(missing_module)
         char *dir = mkdtemp(tmpl);
 
         ASSERT_TRUE(dir != NULL);
-        /* An empty module directory, as in an image built without the module. */
+        /* An empty module directory, as in an image built without the module. The
+         * lookup ran: libkmod was opened (dlopen) and its calls found, or this would
+         * be -ELIBACC or -ELIBBAD. */
         ASSERT_EQ(modload_filesystem("overlay", dir), -ENOENT);
+        ASSERT_EQ(strcmp(modload_library_error(), ""), 0);
         ASSERT_EQ(modload_filesystem("ephemeral-no-such-fs", dir), -ENOENT);
         rmdir(dir);
 }
