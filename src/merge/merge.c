@@ -143,6 +143,7 @@ int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merg
         merge_walk(&c);
         merge_links_free(&c);
         r = merge_writeback_stop(c.wb);
+        c.wb = NULL;
         if (r < 0)
                 log_errno(-r, "%s: syncfs (early write-back) failed; nothing changed", o->label);
         else if (syncfs(lowerfd) < 0)
