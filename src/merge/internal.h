@@ -43,6 +43,7 @@ struct job {
 };
 
 struct link_entry;
+struct merge_writeback;
 
 /* How file data is copied (copy.c); a method that failed is not tried again. */
 enum merge_copy_method { MERGE_COPY_RANGE, MERGE_COPY_SENDFILE, MERGE_COPY_RW };
@@ -67,6 +68,7 @@ struct merge_ctx {
         uid_t euid;
         gid_t egid;
         mode_t umask;
+        struct merge_writeback *wb; /* early write-back of phase 1 (NULL: none) */
         int first_error;
         bool leftovers; /* a temporary could not be removed: keep the marker */
 };
@@ -94,6 +96,16 @@ void merge_apply(struct merge_ctx *c);
 /* Remove the temporaries of every job (phase 1 could not be made durable). */
 void merge_discard(struct merge_ctx *c);
 void merge_jobs_free(struct merge_ctx *c);
+
+/* writeback.c: a helper thread that syncfs()es the lower's filesystem each time
+ * phase 1 has written another step bytes. NULL when it cannot be made: the merge
+ * goes on without (only slower). */
+struct merge_writeback *merge_writeback_new(int lowerfd, uint64_t written, uint64_t step,
+                                            const char *label);
+/* Phase 1 has written `written` bytes in all (main thread only; wb may be NULL). */
+void merge_writeback_kick(struct merge_writeback *wb, uint64_t written);
+/* Join the thread and free wb: 0, or the first error of its syncfs (-errno). */
+int merge_writeback_stop(struct merge_writeback *wb);
 
 /* merge-copy.c: copy the data of in (whose stat is st) to the new, empty out keeping
  * holes; *bytes += copied. *method starts at MERGE_COPY_RANGE and is kept between

@@ -14,7 +14,9 @@
  *      and of the root dir);
  *   1. every new or changed entry is written as a temporary in its target's
  *      directory, complete with owner, mode, xattrs and times; new directory trees
- *      are built under a temporary name; then one syncfs() makes all of it durable;
+ *      are built under a temporary name; then one syncfs() makes all of it durable
+ *      (a helper thread has the disk write most of it back while phase 1 runs,
+ *      writeback.c; it is joined before this syncfs, and only ever syncs earlier);
  *   2. the temporaries are renamed over their targets (RENAME_EXCHANGE where a
  *      directory is involved), whiteouts delete, directories get their metadata;
  *      then one syncfs();
@@ -36,6 +38,12 @@
 #include "shared/log.h"
 #include "merge/internal.h"
 #include "shared/util.h"
+
+/* Phase 1 has the disk write back what it wrote every WRITEBACK_STEP bytes
+ * (writeback.c). Measured on 20 000 small files (204 MiB) on a journaled ext4: phase
+ * 1's own syncfs then waits 0.01-0.02 s instead of 0.43 s (8 MiB: the same, with
+ * twice the journal commits; 64 MiB: 0.06 s). */
+#define WRITEBACK_STEP ((uint64_t)16 << 20)
 
 static int write_marker(struct merge_ctx *c)
 {
@@ -131,11 +139,18 @@ int merge_tree(int upperfd, int lowerfd, const struct merge_opts *o, struct merg
         if (r < 0)
                 return r;
 
+        c.wb = merge_writeback_new(lowerfd, st->bytes, WRITEBACK_STEP, o->label);
         merge_walk(&c);
         merge_links_free(&c);
-        if (syncfs(lowerfd) < 0) {
+        r = merge_writeback_stop(c.wb);
+        c.wb = NULL;
+        if (r < 0)
+                log_errno(-r, "%s: syncfs (early write-back) failed; nothing changed", o->label);
+        else if (syncfs(lowerfd) < 0)
+                r = log_errno(errno, "%s: syncfs failed; nothing changed", o->label);
+        if (r < 0) {
                 /* Nothing is renamed unless it is durable first. */
-                merge_fail(&c, log_errno(errno, "%s: syncfs failed; nothing changed", o->label));
+                merge_fail(&c, r);
                 merge_discard(&c);
                 merge_jobs_free(&c);
                 return c.first_error;

@@ -236,6 +236,7 @@ static int write_file(struct merge_ctx *c, int udir, const char *name, const str
         if (out < 0)
                 return -errno;
         r = merge_copy_data(src, out, &now, &c->copy_method, &c->st->bytes);
+        merge_writeback_kick(c->wb, c->st->bytes);
         if (r >= 0)
                 r = merge_copy_meta_created(&(struct entry_ref){.fd = src},
                                             &(struct entry_ref){.fd = out}, &now,

@@ -63,12 +63,12 @@ umount "$R/etc"
 entry_manifest "$L/etc" >"$SCRATCH/old"
 cp -a "$S/etc" "$SCRATCH/upper.orig"
 
-# restore: the lower before the flush, the upper and state of the boot, the
-# overlay mounted (flush detaches it).
+# restore [UPPER]: the lower before the flush, the upper (default: the one of the
+# boot) and state of the boot, the overlay mounted (flush detaches it).
 restore() {
 	unmount "$R/etc"
 	rm -rf "${L:?}/etc" "${S:?}/etc" && cp -a "$SCRATCH/pristine" "$L/etc" &&
-		cp -a "$SCRATCH/upper.orig" "$S/etc" && write_state "$S" "$STATE" &&
+		cp -a "${1:-$SCRATCH/upper.orig}" "$S/etc" && write_state "$S" "$STATE" &&
 		mount -t overlay -o "lowerdir=$R/etc,upperdir=$S/etc/upper,workdir=$S/etc/work,redirect_dir=off,index=off,metacopy=off" \
 			ephemeral-overlay "$R/etc"
 }
@@ -182,6 +182,47 @@ while read -r sc e n; do
 	fi
 done <"$SCRATCH/flush.matrix"
 diag "flush exited non-zero in $failed_rc of $(wc -l <"$SCRATCH/flush.matrix") cases"
+
+# ---- flush: the early write-back thread ----
+# With three 10 MiB files more, phase 1 writes past the step of the early
+# write-back (16 MiB) and a helper thread calls syncfs before phase 1's own: the
+# first syncfs is not made by the main thread (strace -f follows threads), and its
+# failure fails the flush with nothing renamed.
+cp -a "$SCRATCH/upper.orig" "$SCRATCH/upper.big"
+for i in 1 2 3; do head -c $((10 << 20)) /dev/urandom >"$SCRATCH/upper.big/upper/wb$i"; done
+restore "$SCRATCH/upper.big" || { not_ok "restore the big scenario"; finish; }
+"$MANIFEST" --links-via "$S/etc/upper" "$R/etc" >"$SCRATCH/merged.big"
+# syncfs_by_thread TRACE: the first syncfs was made by another task than the execve.
+# shellcheck disable=SC2317 # called through check
+syncfs_by_thread() {
+	awk '/execve\(/ && !main { main = $1 } /syncfs\(/ && !first { first = $1 }
+		END { exit !(main && first && first != main) }' "$1"
+}
+strace -f -qq -o "$SCRATCH/wb.trace" -e trace=execve,syncfs "${flush[@]}" >"$SCRATCH/out" 2>&1
+RC=$?
+unmount "$R/etc"
+"$MANIFEST" "$L/etc" >"$SCRATCH/lower"
+assert_eq "early write-back: the flush succeeds" 0 "$RC"
+same_manifest "early write-back: the merge is exact" "$SCRATCH/merged.big" "$SCRATCH/lower"
+check "early write-back: the first syncfs is the helper thread's" syncfs_by_thread "$SCRATCH/wb.trace"
+restore "$SCRATCH/upper.big" || { not_ok "restore the big scenario"; finish; }
+strace -f -qq -o "$SCRATCH/wb.trace" -e trace=execve,syncfs -e inject=syncfs:error=EIO:when=1 \
+	"${flush[@]}" >"$SCRATCH/out" 2>&1
+RC=$?
+unmount "$R/etc"
+check_fails "early write-back fails with EIO: the flush fails" test "$RC" = 0
+check "early write-back fails with EIO: the failing syncfs is the helper thread's" syncfs_by_thread "$SCRATCH/wb.trace"
+assert_match "early write-back fails with EIO: the error is named" \
+	'syncfs \(early write-back\) failed; nothing changed: Input/output error' "$(cat "$SCRATCH/out")"
+# (the marker stays, as after any failed flush: the next run finds nothing to remove)
+entry_manifest "$L/etc" | grep -v '^\.#ephemeral\.flush-in-progress ' >"$SCRATCH/cur"
+same_manifest "early write-back fails with EIO: the lower is entirely old" "$SCRATCH/old" "$SCRATCH/cur"
+assert_eq "early write-back fails with EIO: no temporaries" "" "$(temporaries "$L/etc" | grep -v flush-in-progress)"
+"${flush[@]}" >"$SCRATCH/out" 2>&1
+RC=$?
+"$MANIFEST" "$L/etc" >"$SCRATCH/lower"
+assert_eq "early write-back fails with EIO: the next flush succeeds" 0 "$RC"
+same_manifest "early write-back fails with EIO: the next flush merges exactly" "$SCRATCH/merged.big" "$SCRATCH/lower"
 
 # ---- mount: the cleanup of an interrupted flush ----
 M=$SCRATCH/mroot
