@@ -32,8 +32,19 @@ install() {
     # /run/initramfs) and, for the hooks (PATH=/usr/sbin:/usr/bin:/sbin:/bin), as
     # /usr/bin/ephemeral when that differs (e.g. PREFIX=/usr/local).
     inst_binary "$_bin"
-    # Not a link-time dependency (dlopen), so inst_binary does not see it.
-    inst_library "@LIBKMOD@" || inst_libdir_file 'libkmod.so.2*'
+    # libkmod is opened with dlopen (to load the overlay module), so inst_binary does
+    # not see it: the one of the build machine, else the one beside the libblkid it
+    # links; with its own libraries (dracut-install resolves those of executables only).
+    local _lib=@LIBKMOD@ _dep
+    [[ -e "$_lib" ]] || _lib=$(ldd "$_bin" 2>/dev/null | sed -n 's|.*=> \(/.*\)/libblkid\.so\.1 .*|\1|p')/libkmod.so.2
+    if [[ -e "$_lib" ]]; then
+        inst_library "$_lib"
+        while read -r _dep; do
+            inst_library "$_dep"
+        done < <(ldd "$_lib" 2>/dev/null | sed -n 's|.*=> \(/[^ ]*\) .*|\1|p')
+    else
+        dwarn "ephemeral: libkmod.so.2 not found: this image cannot load the overlay module"
+    fi
     # (/bin may be a symlink to usr/bin: then it is there already.)
     if [ ! -e "${initdir}/usr/bin/ephemeral" ]; then
         ln_r "$_bin" /usr/bin/ephemeral

@@ -218,7 +218,7 @@ static int run(struct mount_ctx *ctx, const char *root, const char *store)
         else if (r == -ELIBACC || r == -ELIBBAD)
                 log_errno(r,
                           "cannot load the overlay kernel module: %s (the image needs "
-                          "libkmod; rebuild it)",
+                          "libkmod.so.2: rebuild it with ephemeral's hook installed)",
                           modload_library_error());
         else if (r < 0)
                 log_errno(r, "cannot load the overlay kernel module");

@@ -104,7 +104,8 @@ struct merge_writeback *merge_writeback_new(int lowerfd, uint64_t written, uint6
                                             const char *label);
 /* Phase 1 has written `written` bytes in all (main thread only; wb may be NULL). */
 void merge_writeback_kick(struct merge_writeback *wb, uint64_t written);
-/* Join the thread and free wb: 0, or the first error of its syncfs (-errno). */
+/* Join the thread (after it served a pending request) and free wb: 0, or the first
+ * error of its syncfs (-errno). */
 int merge_writeback_stop(struct merge_writeback *wb);
 
 /* merge-copy.c: copy the data of in (whose stat is st) to the new, empty out keeping

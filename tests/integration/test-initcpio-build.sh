@@ -124,4 +124,12 @@ else
 	diag "systemd-tmpfiles not installed: tmpfiles line not checked"
 fi
 
+# --- a package built where libkmod lived elsewhere (@LIBKMOD@ missing here): the hook
+# takes the libkmod beside the libblkid the binary links.
+LIBKMOD=/nonexistent/libkmod.so.2 standin_libdir "$SCRATCH/lib-elsewhere"
+check "libkmod path of another machine: the image builds" build bbx base ephemeral
+check "... and has libkmod, found beside libblkid" \
+	test -n "$(find "$SCRATCH/bbx/usr/lib" -name 'libkmod.so*' -print -quit)"
+assert_eq "... without a warning" "" "$(grep -i 'libkmod' "$SCRATCH/bbx.log")"
+
 finish

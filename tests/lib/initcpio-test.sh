@@ -5,7 +5,7 @@
 BINDIR=$(dirname "$(realpath "$EPHEMERAL")")
 FIXTURES=$TOP/tests/fixtures/initcpio
 # libkmod's path as `make install` substitutes it (@LIBKMOD@; ephemeral opens it with dlopen).
-LIBKMOD=$(make -s -C "$TOP" print-LIBKMOD_SO)
+LIBKMOD=$(make -s --no-print-directory -C "$TOP" print-LIBKMOD_SO)
 
 # subst SRC DEST [MODE]: install a runtime file the way `make install` does.
 subst() {
